@@ -1,0 +1,204 @@
+/*
+ * The content handler: route the request (path, method), find out who is
+ * asking, ask the store, and answer (CONTRACT.md sections 2 to 5 and 7).
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_core.h>
+
+#include "mod_images.h"
+
+static const char *allowed_methods(const im_path_t *path)
+{
+    return path->kind == IM_PATH_COLLECTION ? "GET, HEAD, OPTIONS"
+                                            : "GET, HEAD, OPTIONS";
+}
+
+static int store_failed(request_rec *r, const im_dir_conf_t *conf,
+                        im_store_status_e st)
+{
+    if (st == IM_STORE_UNAVAILABLE) {
+        apr_table_setn(r->headers_out, "Retry-After",
+                       apr_itoa(r->pool, IM_CONF(conf, retry_after,
+                                                 IM_DEFAULT_RETRY_AFTER)));
+        return im_send_detail(r, HTTP_SERVICE_UNAVAILABLE,
+                              "The database is unavailable; "
+                              "try again later.");
+    }
+    return im_send_detail(r, HTTP_INTERNAL_SERVER_ERROR,
+                          "A server error occurred.");
+}
+
+static int unauthorized(request_rec *r, const char *detail)
+{
+    apr_table_setn(r->headers_out, "WWW-Authenticate", "Token");
+    return im_send_detail(r, HTTP_UNAUTHORIZED, detail);
+}
+
+/* The caller from r->user and, when token authentication is on, an
+ * Authorization: Token header; a malformed token header answers 401. */
+static int identify(request_rec *r, const im_dir_conf_t *conf,
+                    im_caller_t *who)
+{
+    const char *why = NULL;
+
+    /* a name that no users row can hold reads as anonymous */
+    who->user = r->user && im_utf8_valid(r->user) ? r->user : "";
+    who->token = "";
+    if (IM_CONF(conf, token_auth, IM_DEFAULT_TOKEN_AUTH)
+        && im_token_parse(r->pool,
+                          apr_table_get(r->headers_in, "Authorization"),
+                          &who->token, &why) == IM_TOKEN_MALFORMED) {
+        return unauthorized(r, why);
+    }
+    if (!who->token) {
+        who->token = "";
+    }
+    return DECLINED;
+}
+
+static int get_image(request_rec *r, const im_dir_conf_t *conf,
+                     const im_caller_t *who, const im_path_t *path)
+{
+    im_image_row_t row;
+    int bad_token = 0, found = 0;
+    im_store_status_e st = im_store_get_image(r, who, path, &bad_token,
+                                              &found, &row);
+
+    if (st != IM_STORE_OK) {
+        return store_failed(r, conf, st);
+    }
+    if (bad_token) {
+        return unauthorized(r, "Invalid token.");
+    }
+    if (!found) {
+        return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
+    }
+    return im_send_entity(r, im_render_image(r->pool, &row));
+}
+
+/* The absolute URL of another page of this listing, or JSON null. */
+static json_t *page_link(request_rec *r, const im_dir_conf_t *conf,
+                         apr_int64_t page)
+{
+    const char *base = conf->base_url
+        ? conf->base_url
+        : ap_construct_url(r->pool, ap_escape_uri(r->pool, r->uri), r);
+
+    return json_string(apr_pstrcat(r->pool, base,
+                                   im_query_link(r->pool, r->args, page),
+                                   NULL));
+}
+
+static int list_images(request_rec *r, const im_dir_conf_t *conf,
+                       const im_caller_t *who)
+{
+    int max_size = IM_CONF(conf, max_page_size, IM_DEFAULT_MAX_PAGE_SIZE);
+    int size = IM_CONF(conf, page_size, IM_DEFAULT_PAGE_SIZE);
+    im_list_query_t q;
+    apr_array_header_t *rows = NULL;
+    apr_int64_t count = 0, page, pages;
+    int bad_token = 0, i;
+    im_store_status_e st;
+    json_t *results, *body;
+
+    im_query_parse(r->pool, r->args, size < max_size ? size : max_size,
+                   max_size, &q);
+    if (q.invalid_param) {
+        json_t *err = json_pack("{s:[s]}", q.invalid_param,
+                                "Null characters are not allowed.");
+        return im_send_json(r, HTTP_BAD_REQUEST, err);
+    }
+    page = q.page;
+    if (page == IM_PAGE_INVALID) {
+        /* still ask the store: a bad token answers 401 before this 404 */
+        q.page = 1;
+    }
+    st = im_store_list_images(r, who, &q, &bad_token, &count, &rows);
+    if (st != IM_STORE_OK) {
+        return store_failed(r, conf, st);
+    }
+    if (bad_token) {
+        return unauthorized(r, "Invalid token.");
+    }
+    pages = count == 0 ? 1 : (count + q.page_size - 1) / q.page_size;
+    if (page == IM_PAGE_LAST) {
+        page = pages;
+    }
+    if (page == IM_PAGE_INVALID || page > pages) {
+        return im_send_detail(r, HTTP_NOT_FOUND, "Invalid page.");
+    }
+
+    results = json_array();
+    for (i = 0; i < rows->nelts; i++) {
+        json_t *img = im_render_image(r->pool,
+                                      &APR_ARRAY_IDX(rows, i, im_image_row_t));
+        if (!img || json_array_append_new(results, img)) {
+            json_decref(results);
+            return im_send_json(r, HTTP_INTERNAL_SERVER_ERROR, NULL);
+        }
+    }
+    body = json_object();
+    json_object_set_new(body, "count", json_integer((json_int_t)count));
+    json_object_set_new(body, "next", page < pages
+                        ? page_link(r, conf, page + 1) : json_null());
+    json_object_set_new(body, "previous", page > 1
+                        ? page_link(r, conf, page == 2 ? 0 : page - 1)
+                        : json_null());
+    json_object_set_new(body, "results", results);
+    return im_send_entity(r, body);
+}
+
+int im_handler(request_rec *r)
+{
+    im_dir_conf_t *conf;
+    const char *base, *rest = NULL;
+    apr_size_t blen;
+    im_path_t path;
+    im_caller_t who;
+    int rv;
+
+    if (!r->handler || strcmp(r->handler, "images") != 0) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &images_module);
+    base = conf->base ? conf->base : "/images";
+    blen = strlen(base);
+    if (strncmp(r->uri, base, blen) == 0) {
+        rest = r->uri + blen;
+    }
+    im_path_parse(rest ? rest : "/-/", &path);
+    if (path.kind == IM_PATH_NOT_FOUND) {
+        ap_discard_request_body(r);
+        return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
+    }
+
+    apr_table_setn(r->headers_out, "Allow", allowed_methods(&path));
+    if (r->method_number == M_OPTIONS) {
+        ap_discard_request_body(r);
+        r->status = HTTP_OK;
+        ap_set_content_length(r, 0);
+        return OK;
+    }
+    if (r->method_number != M_GET) {
+        const char *m = im_utf8_valid(r->method) ? r->method : "?";
+        ap_discard_request_body(r);
+        return im_send_detail(r, HTTP_METHOD_NOT_ALLOWED,
+                              apr_psprintf(r->pool,
+                                           "Method \"%s\" not allowed.", m));
+    }
+
+    if ((rv = ap_discard_request_body(r)) != OK) {
+        return rv;
+    }
+    if ((rv = identify(r, conf, &who)) != DECLINED) {
+        return rv;
+    }
+    if (path.kind == IM_PATH_COLLECTION) {
+        return list_images(r, conf, &who);
+    }
+    return get_image(r, conf, &who, &path);
+}

@@ -1,0 +1,136 @@
+/*
+ * The pure parts of mod_images: parsing, validation, timestamps, rendering.
+ *
+ * Everything declared here needs only APR, APR-util and jansson, so the unit
+ * tests and the fuzzers link it without httpd.  The httpd glue lives in the
+ * files whose names do not start with "im_".
+ */
+#ifndef IM_CORE_H
+#define IM_CORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+/* ---- request path (im_path.c) ----------------------------------------- */
+
+typedef enum {
+    IM_PATH_NOT_FOUND = 0,  /* below the endpoint but not a resource */
+    IM_PATH_COLLECTION,     /* /images or /images/ */
+    IM_PATH_ITEM_ID,        /* /images/42 */
+    IM_PATH_ITEM_UUID       /* /images/f268aebc-d956-11e4-b9d6-1681e6b88ec1 */
+} im_path_kind_e;
+
+typedef struct {
+    im_path_kind_e kind;
+    apr_int64_t id;         /* IM_PATH_ITEM_ID */
+    char uuid[37];          /* IM_PATH_ITEM_UUID, lower case, NUL-terminated */
+} im_path_t;
+
+/* Classify the part of the decoded URI path after the endpoint's base
+ * ("" or "/" for the collection, "/42" for an item). */
+void im_path_parse(const char *rest, im_path_t *out);
+
+/* A decimal bigint: digits only, leading zeros allowed, no sign. */
+int im_parse_id(const char *s, apr_int64_t *out);
+
+/* The 8-4-4-4-12 uuid form in any letter case; writes it lower-cased. */
+int im_parse_uuid(const char *s, char out[37]);
+
+/* ---- query string (im_query.c) ---------------------------------------- */
+
+/* page == IM_PAGE_LAST asks for the last page, IM_PAGE_INVALID for none. */
+#define IM_PAGE_LAST    0
+#define IM_PAGE_INVALID (-1)
+
+typedef struct {
+    const char *created_by;  /* "" when the filter is off */
+    const char *tag;         /* "" when the filter is off */
+    /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped).
+     * search_first is the longest term (the one an index answers best);
+     * search_all holds every pattern joined by newlines. */
+    int search_terms;
+    const char *search_first;
+    const char *search_all;
+    apr_int64_t page;        /* >= 1, IM_PAGE_LAST or IM_PAGE_INVALID */
+    int page_size;
+    /* a filter whose value held a NUL byte: 400, as Django's forms say */
+    const char *invalid_param;
+} im_list_query_t;
+
+/* Parse a raw query string (r->args, may be NULL). */
+void im_query_parse(apr_pool_t *p, const char *args, int default_size,
+                    int max_size, im_list_query_t *out);
+
+/* Decode one application/x-www-form-urlencoded component ('+' is space).
+ * Invalid escapes are kept literally, invalid UTF-8 becomes U+FFFD, and NUL
+ * bytes are dropped (*had_nul, when given, tells whether there were any). */
+char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
+                     int *had_nul);
+
+/* Whether s (NUL-terminated) is well-formed UTF-8. */
+int im_utf8_valid(const char *s);
+
+/* The query string of a link to another page: every parameter of args kept
+ * (sorted by name, empty values dropped, as Django REST Framework does) with
+ * page replaced by the given number, or removed when page is 0.  Returns ""
+ * when no parameter is left, else "?...". */
+const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page);
+
+/* ---- timestamps (im_time.c) ------------------------------------------- */
+
+/* Microseconds since the epoch to "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+const char *im_time_format(apr_pool_t *p, apr_int64_t micros);
+
+/* A signed decimal integer as PostgreSQL sends it (counts, ids, epoch
+ * microseconds). */
+int im_parse_int64(const char *s, apr_int64_t *out);
+
+/* ---- representation (im_render.c) ------------------------------------- */
+
+/* One image row as the store reads it; strings are NUL-terminated, NULL
+ * stands for SQL NULL where the column may be null. */
+typedef struct {
+    const char *id;
+    const char *uuid;
+    const char *name;
+    const char *creator_id;
+    const char *creator_name;
+    const char *description;
+    const char *end_date;    /* epoch microseconds, or NULL */
+    const char *is_public;   /* "t" or "f" */
+    const char *icon;        /* or NULL */
+    const char *start_date;  /* epoch microseconds */
+    const char *tags;        /* JSON [[id, name, description], ...] or NULL */
+    const char *versions;    /* JSON [[id, name, start_micros], ...] or NULL */
+} im_image_row_t;
+
+/* The contract representation of one image (CONTRACT.md section 3), or NULL
+ * when the row is malformed. */
+json_t *im_render_image(apr_pool_t *p, const im_image_row_t *row);
+
+/* {"detail": "..."} */
+json_t *im_render_detail(const char *detail);
+
+/* Serialise compactly into the pool; NULL on failure. */
+char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len);
+
+/* A strong ETag for a response body: a quoted hex digest. */
+const char *im_etag(apr_pool_t *p, const char *body, apr_size_t len);
+
+/* Whether an If-Match / If-None-Match value ("*" or a list of entity tags)
+ * names etag; strong comparison refuses weak tags (W/"..."). */
+int im_etag_match(const char *header, const char *etag, int strong);
+
+/* ---- Authorization: Token (im_token.c) -------------------------------- */
+
+typedef enum {
+    IM_TOKEN_NONE = 0,      /* no header, or another scheme */
+    IM_TOKEN_OK,            /* key set */
+    IM_TOKEN_MALFORMED      /* "Token" with no key, or with spaces */
+} im_token_e;
+
+im_token_e im_token_parse(apr_pool_t *p, const char *header,
+                          const char **key, const char **why);
+
+#endif /* IM_CORE_H */

@@ -1,0 +1,377 @@
+/*
+ * The collection's query string (CONTRACT.md sections 5 and 8): filters,
+ * search terms, paging, and the links to other pages.
+ *
+ * Parsing follows what a Django REST Framework client sees: '+' is a space,
+ * a repeated parameter keeps its last value, invalid UTF-8 becomes U+FFFD,
+ * and links keep every other parameter, sorted by name.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "im_core.h"
+
+#define IS_ASCII_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' \
+                           || (c) == '\v' || (c) == '\f' || (c) == '\r')
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t len, i;
+    unsigned int cp;
+
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) { len = 2; cp = s[0] & 0x1F; }
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF) { len = 3; cp = s[0] & 0x0F; }
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4) { len = 4; cp = s[0] & 0x07; }
+    else return 0;
+    if (n < len) return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        return 0;
+    }
+    return len;
+}
+
+int im_utf8_valid(const char *s)
+{
+    apr_size_t n = strlen(s), i = 0, k;
+
+    while (i < n) {
+        if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0) {
+            return 0;
+        }
+        i += k;
+    }
+    return 1;
+}
+
+char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
+                     int *had_nul)
+{
+    /* Decoded bytes first, then a UTF-8 pass that may grow each bad byte
+     * to the three bytes of U+FFFD. */
+    unsigned char *raw = apr_palloc(p, len + 1);
+    char *out, *o;
+    apr_size_t n = 0, i = 0;
+    int h, l;
+
+    if (had_nul) {
+        *had_nul = 0;
+    }
+    while (i < len) {
+        char c = s[i];
+        if (c == '+') {
+            raw[n++] = ' ';
+            i++;
+        }
+        else if (c == '%' && len - i >= 3 && (h = hexval(s[i + 1])) >= 0
+                 && (l = hexval(s[i + 2])) >= 0) {
+            raw[n++] = (unsigned char)(h * 16 + l);
+            i += 3;
+        }
+        else {
+            raw[n++] = (unsigned char)c;
+            i++;
+        }
+    }
+
+    o = out = apr_palloc(p, n * 3 + 1);
+    for (i = 0; i < n;) {
+        apr_size_t k;
+        if (raw[i] == 0) {
+            if (had_nul) {
+                *had_nul = 1;
+            }
+            i++;                      /* NUL: callers never see one */
+            continue;
+        }
+        k = utf8_seq(raw + i, n - i);
+        if (k == 0) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        memcpy(o, raw + i, k);
+        o += k;
+        i += k;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* One decoded name=value pair of the query string, in order of appearance. */
+typedef struct {
+    const char *name;
+    const char *value;
+    int value_had_nul;
+    int seq;                 /* order of appearance, for a stable sort */
+} param_t;
+
+static apr_array_header_t *split_params(apr_pool_t *p, const char *args)
+{
+    apr_array_header_t *params = apr_array_make(p, 8, sizeof(param_t));
+
+    while (args && *args) {
+        const char *end = strchr(args, '&');
+        const char *eq;
+        apr_size_t len = end ? (apr_size_t)(end - args) : strlen(args);
+        param_t *pp;
+
+        if (len > 0) {
+            eq = memchr(args, '=', len);
+            pp = apr_array_push(params);
+            if (eq) {
+                pp->name = im_form_decode(p, args, eq - args, NULL);
+                pp->value = im_form_decode(p, eq + 1, len - (eq - args) - 1,
+                                           &pp->value_had_nul);
+            }
+            else {
+                pp->name = im_form_decode(p, args, len, NULL);
+                pp->value = "";
+                pp->value_had_nul = 0;
+            }
+        }
+        args = end ? end + 1 : NULL;
+    }
+    return params;
+}
+
+static const param_t *last_param(const apr_array_header_t *params,
+                                 const char *name)
+{
+    int i;
+    for (i = params->nelts - 1; i >= 0; i--) {
+        const param_t *pp = &APR_ARRAY_IDX(params, i, param_t);
+        if (strcmp(pp->name, name) == 0) {
+            return pp;
+        }
+    }
+    return NULL;
+}
+
+static const char *strip(apr_pool_t *p, const char *s)
+{
+    const char *e;
+    while (IS_ASCII_SPACE(*s)) s++;
+    e = s + strlen(s);
+    while (e > s && IS_ASCII_SPACE(e[-1])) e--;
+    return apr_pstrmemdup(p, s, e - s);
+}
+
+/* page: empty is 1, digits (leading zeros allowed) >= 1, or "last". */
+static apr_int64_t parse_page(const char *s)
+{
+    apr_int64_t v = 0;
+    const char *c;
+
+    if (!*s) {
+        return 1;
+    }
+    if (strcmp(s, "last") == 0) {
+        return IM_PAGE_LAST;
+    }
+    for (c = s; *c; c++) {
+        if (*c < '0' || *c > '9') {
+            return IM_PAGE_INVALID;
+        }
+        if (v <= (APR_INT64_MAX - 9) / 10) {
+            v = v * 10 + (*c - '0');
+        }
+        else {
+            v = APR_INT64_MAX;            /* past any end: still "too far" */
+        }
+    }
+    return v >= 1 ? v : IM_PAGE_INVALID;
+}
+
+/* page_size like DRF's _positive_int(strict=True, cutoff=max): anything not
+ * a positive integer is the default, anything above the maximum the
+ * maximum. */
+static int parse_page_size(const char *s, int dflt, int max)
+{
+    apr_int64_t v = 0;
+    int neg = 0, digits = 0;
+
+    while (IS_ASCII_SPACE(*s)) s++;
+    if (*s == '+' || *s == '-') {
+        neg = (*s == '-');
+        s++;
+    }
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        if (v <= max) {
+            v = v * 10 + (*s - '0');
+        }
+    }
+    while (IS_ASCII_SPACE(*s)) s++;
+    if (*s || !digits || neg || v == 0) {
+        return dflt;
+    }
+    return v > max ? max : (int)v;
+}
+
+/* "%term%" with the LIKE metacharacters of the term made literal. */
+static char *like_pattern(apr_pool_t *p, const char *term, apr_size_t len)
+{
+    char *out = apr_palloc(p, len * 2 + 3), *o = out;
+    apr_size_t i;
+
+    *o++ = '%';
+    for (i = 0; i < len; i++) {
+        if (term[i] == '%' || term[i] == '_' || term[i] == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = term[i];
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
+static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
+{
+    apr_array_header_t *pats = apr_array_make(p, 4, sizeof(char *));
+    apr_size_t longest = 0;
+
+    q->search_terms = 0;
+    q->search_first = "";
+    q->search_all = "";
+    while (*s) {
+        const char *start;
+        apr_size_t len;
+        while (*s && (IS_ASCII_SPACE(*s) || *s == ',')) s++;
+        if (!*s) {
+            break;
+        }
+        start = s;
+        while (*s && !IS_ASCII_SPACE(*s) && *s != ',') s++;
+        len = s - start;
+        *(char **)apr_array_push(pats) = like_pattern(p, start, len);
+        if (len > longest) {
+            longest = len;
+            q->search_first = APR_ARRAY_IDX(pats, pats->nelts - 1, char *);
+        }
+    }
+    q->search_terms = pats->nelts;
+    if (pats->nelts) {
+        q->search_all = apr_array_pstrcat(p, pats, '\n');
+    }
+}
+
+void im_query_parse(apr_pool_t *p, const char *args, int default_size,
+                    int max_size, im_list_query_t *out)
+{
+    apr_array_header_t *params = split_params(p, args);
+    const param_t *pp;
+
+    memset(out, 0, sizeof(*out));
+    out->created_by = "";
+    out->tag = "";
+    out->search_first = "";
+    out->search_all = "";
+    out->page = 1;
+    out->page_size = default_size;
+
+    if ((pp = last_param(params, "created_by__username"))) {
+        out->created_by = strip(p, pp->value);
+        if (pp->value_had_nul) {
+            out->invalid_param = "created_by__username";
+        }
+    }
+    if ((pp = last_param(params, "tags__name"))) {
+        out->tag = strip(p, pp->value);
+        if (pp->value_had_nul) {
+            out->invalid_param = "tags__name";
+        }
+    }
+    if ((pp = last_param(params, "search"))) {
+        parse_search(p, pp->value, out);   /* NULs dropped, as DRF does */
+    }
+    if ((pp = last_param(params, "page"))) {
+        out->page = pp->value_had_nul ? IM_PAGE_INVALID
+                                      : parse_page(pp->value);
+    }
+    if ((pp = last_param(params, "page_size"))) {
+        out->page_size = parse_page_size(pp->value, default_size, max_size);
+    }
+}
+
+/* Python's urllib.parse.quote_plus, on UTF-8 text. */
+static void quote_plus(apr_array_header_t *buf, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'
+            || c == '~') {
+            *(char *)apr_array_push(buf) = (char)c;
+        }
+        else if (c == ' ') {
+            *(char *)apr_array_push(buf) = '+';
+        }
+        else {
+            *(char *)apr_array_push(buf) = '%';
+            *(char *)apr_array_push(buf) = hex[c >> 4];
+            *(char *)apr_array_push(buf) = hex[c & 15];
+        }
+    }
+}
+
+static int cmp_param(const void *a, const void *b)
+{
+    const param_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page)
+{
+    apr_array_header_t *params = split_params(p, args);
+    apr_array_header_t *kept = apr_array_make(p, params->nelts + 1,
+                                              sizeof(param_t));
+    apr_array_header_t *buf = apr_array_make(p, 64, 1);
+    int i;
+
+    for (i = 0; i < params->nelts; i++) {
+        param_t *pp = &APR_ARRAY_IDX(params, i, param_t);
+        if (strcmp(pp->name, "page") != 0) {
+            pp->seq = i;
+            *(param_t *)apr_array_push(kept) = *pp;
+        }
+    }
+    if (page > 0) {
+        param_t *pp = apr_array_push(kept);
+        pp->name = "page";
+        pp->value = apr_psprintf(p, "%" APR_INT64_T_FMT, page);
+        pp->seq = i;
+    }
+    /* sorted by name like DRF's replace_query_param; equal names keep
+     * their order of appearance */
+    qsort(kept->elts, kept->nelts, sizeof(param_t), cmp_param);
+    for (i = 0; i < kept->nelts; i++) {
+        const param_t *pp = &APR_ARRAY_IDX(kept, i, param_t);
+        *(char *)apr_array_push(buf) = i ? '&' : '?';
+        quote_plus(buf, pp->name);
+        *(char *)apr_array_push(buf) = '=';
+        quote_plus(buf, pp->value);
+    }
+    *(char *)apr_array_push(buf) = '\0';
+    return buf->elts;
+}

@@ -1,0 +1,216 @@
+/*
+ * Rendering: the image representation of CONTRACT.md section 3, error
+ * bodies, compact serialisation and the ETag of what was serialised.
+ */
+#include <string.h>
+
+#include <apr_md5.h>
+#include <apr_strings.h>
+
+#include "im_core.h"
+
+static json_t *int_or_null(const char *s)
+{
+    apr_int64_t v;
+    return im_parse_int64(s, &v) ? json_integer((json_int_t)v) : NULL;
+}
+
+static json_t *time_or_null(apr_pool_t *p, const char *s)
+{
+    apr_int64_t v;
+    if (!s) {
+        return json_null();
+    }
+    return im_parse_int64(s, &v) ? json_string(im_time_format(p, v))
+                                    : NULL;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* Set key to value, taking the reference; a NULL value fails the object. */
+static int put(json_t *obj, const char *key, json_t *value)
+{
+    return value ? json_object_set_new(obj, key, value) : -1;
+}
+
+/* [[id, name, description], ...] from the store to tag objects. */
+static json_t *render_tags(const char *text)
+{
+    json_t *in, *out, *t;
+    size_t i;
+
+    if (!text) {
+        return json_array();
+    }
+    if (!(in = json_loads(text, 0, NULL)) || !json_is_array(in)) {
+        json_decref(in);
+        return NULL;
+    }
+    out = json_array();
+    json_array_foreach(in, i, t) {
+        json_t *o = json_object();
+        if (put(o, "id", json_copy(json_array_get(t, 0)))
+            || put(o, "name", json_copy(json_array_get(t, 1)))
+            || put(o, "description", json_copy(json_array_get(t, 2)))
+            || json_array_append_new(out, o)) {
+            json_decref(o);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    json_decref(in);
+    return out;
+}
+
+/* [[id, name, start_micros], ...] from the store to version objects. */
+static json_t *render_versions(apr_pool_t *p, const char *text)
+{
+    json_t *in, *out, *v;
+    size_t i;
+
+    if (!text) {
+        return json_array();
+    }
+    if (!(in = json_loads(text, 0, NULL)) || !json_is_array(in)) {
+        json_decref(in);
+        return NULL;
+    }
+    out = json_array();
+    json_array_foreach(in, i, v) {
+        json_t *o = json_object();
+        json_t *start = json_array_get(v, 2);
+        if (!json_is_integer(start)
+            || put(o, "id", json_copy(json_array_get(v, 0)))
+            || put(o, "name", json_copy(json_array_get(v, 1)))
+            || put(o, "start_date", json_string(im_time_format(p,
+                       (apr_int64_t)json_integer_value(start))))
+            || json_array_append_new(out, o)) {
+            json_decref(o);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    json_decref(in);
+    return out;
+}
+
+json_t *im_render_image(apr_pool_t *p, const im_image_row_t *row)
+{
+    json_t *img = json_object(), *creator = json_object();
+
+    if (put(creator, "id", int_or_null(row->creator_id))
+        || put(creator, "username", str_or_null(row->creator_name))) {
+        json_decref(creator);
+        creator = NULL;
+    }
+    if (put(img, "id", int_or_null(row->id))
+        || put(img, "uuid", str_or_null(row->uuid))
+        || put(img, "name", str_or_null(row->name))
+        || put(img, "created_by", creator)
+        || put(img, "description", str_or_null(row->description))
+        || put(img, "end_date", time_or_null(p, row->end_date))
+        || put(img, "is_public", json_boolean(row->is_public
+                                              && row->is_public[0] == 't'))
+        || put(img, "icon", str_or_null(row->icon))
+        || put(img, "start_date", time_or_null(p, row->start_date))
+        || put(img, "tags", render_tags(row->tags))
+        || put(img, "versions", render_versions(p, row->versions))) {
+        json_decref(img);
+        return NULL;
+    }
+    return img;
+}
+
+json_t *im_render_detail(const char *detail)
+{
+    return json_pack("{s:s}", "detail", detail);
+}
+
+static int append(const char *buf, size_t size, void *data)
+{
+    apr_array_header_t *out = data;
+    int n = (int)size;
+
+    while (out->nalloc - out->nelts < n) {
+        /* grow as apr_array_push would, but by whole chunks */
+        apr_array_push(out);
+        out->nelts--;
+    }
+    memcpy(out->elts + out->nelts, buf, size);
+    out->nelts += n;
+    return 0;
+}
+
+char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len)
+{
+    apr_array_header_t *out = apr_array_make(p, 1024, 1);
+
+    if (json_dump_callback(json, append, out, JSON_COMPACT) != 0) {
+        return NULL;
+    }
+    *len = out->nelts;
+    *(char *)apr_array_push(out) = '\0';
+    return out->elts;
+}
+
+const char *im_etag(apr_pool_t *p, const char *body, apr_size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char digest[APR_MD5_DIGESTSIZE];
+    char *tag = apr_palloc(p, 2 * APR_MD5_DIGESTSIZE + 3);
+    int i;
+
+    apr_md5(digest, body, len);
+    tag[0] = '"';
+    for (i = 0; i < APR_MD5_DIGESTSIZE; i++) {
+        tag[1 + 2 * i] = hex[digest[i] >> 4];
+        tag[2 + 2 * i] = hex[digest[i] & 15];
+    }
+    tag[2 * APR_MD5_DIGESTSIZE + 1] = '"';
+    tag[2 * APR_MD5_DIGESTSIZE + 2] = '\0';
+    return tag;
+}
+
+int im_etag_match(const char *header, const char *etag, int strong)
+{
+    const char *s = header;
+    apr_size_t elen = strlen(etag);
+
+    if (!s) {
+        return 0;
+    }
+    while (*s) {
+        int weak = 0;
+        const char *start;
+
+        while (*s == ' ' || *s == '\t' || *s == ',') s++;
+        if (*s == '*') {
+            return 1;
+        }
+        if (s[0] == 'W' && s[1] == '/') {
+            weak = 1;
+            s += 2;
+        }
+        if (*s != '"') {
+            /* not an entity tag: skip to the next list element */
+            while (*s && *s != ',') s++;
+            continue;
+        }
+        start = s++;
+        while (*s && *s != '"') s++;
+        if (!*s) {
+            return 0;                     /* unterminated: matches nothing */
+        }
+        s++;
+        if ((apr_size_t)(s - start) == elen && memcmp(start, etag, elen) == 0
+            && !(strong && weak)) {
+            return 1;
+        }
+    }
+    return 0;
+}

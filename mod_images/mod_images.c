@@ -1,0 +1,175 @@
+/*
+ * mod_images: the module record, its directives, per-directory
+ * configuration and hooks.  The request itself is handled in handler.c.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <http_request.h>
+
+#include "mod_images.h"
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    im_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    /* <Location /images>: the endpoint's path, without a trailing slash */
+    if (dir && dir[0] == '/') {
+        apr_size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/') {
+            n--;
+        }
+        conf->base = n == 1 ? "" : apr_pstrmemdup(p, dir, n);
+    }
+    conf->page_size = IM_UNSET;
+    conf->max_page_size = IM_UNSET;
+    conf->token_auth = IM_UNSET;
+    conf->body_limit = IM_UNSET;
+    conf->base_url = NULL;
+    conf->retry_after = IM_UNSET;
+    return conf;
+}
+
+#define MERGE(field) conf->field = (add->field == IM_UNSET) \
+                                   ? base->field : add->field
+#define MERGE_PTR(field) conf->field = add->field ? add->field : base->field
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    im_dir_conf_t *base = basev, *add = addv;
+    im_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    MERGE_PTR(base);
+    MERGE(page_size);
+    MERGE(max_page_size);
+    MERGE(token_auth);
+    MERGE(body_limit);
+    MERGE_PTR(base_url);
+    MERGE(retry_after);
+    return conf;
+}
+
+/* A positive integer argument within [1, max]. */
+static const char *positive(cmd_parms *cmd, const char *arg, long max,
+                            long *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (!*arg || *end || v < 1 || v > max) {
+        return apr_psprintf(cmd->pool, "%s must be an integer from 1 to %ld",
+                            cmd->cmd->name, max);
+    }
+    *out = (long)v;
+    return NULL;
+}
+
+static const char *set_page_size(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    im_dir_conf_t *conf = cfg;
+    long v = 0;
+    const char *err = positive(cmd, arg, 1000000, &v);
+
+    if (!err) {
+        if (cmd->info) {
+            conf->max_page_size = (int)v;
+        }
+        else {
+            conf->page_size = (int)v;
+        }
+    }
+    return err;
+}
+
+static const char *set_token_auth(cmd_parms *cmd, void *cfg, int flag)
+{
+    (void)cmd;
+    ((im_dir_conf_t *)cfg)->token_auth = flag;
+    return NULL;
+}
+
+static const char *set_body_limit(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    long v = 0;
+    const char *err = positive(cmd, arg, 64L * 1024 * 1024, &v);
+
+    if (!err) {
+        ((im_dir_conf_t *)cfg)->body_limit = v;
+    }
+    return err;
+}
+
+static const char *set_retry_after(cmd_parms *cmd, void *cfg,
+                                   const char *arg)
+{
+    long v = 0;
+    const char *err = positive(cmd, arg, 86400, &v);
+
+    if (!err) {
+        ((im_dir_conf_t *)cfg)->retry_after = (int)v;
+    }
+    return err;
+}
+
+static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    apr_size_t n = strlen(arg);
+
+    if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
+        return "ImagesBaseURL must be an absolute http:// or https:// URL";
+    }
+    while (n > 0 && arg[n - 1] == '/') {
+        n--;
+    }
+    ((im_dir_conf_t *)cfg)->base_url = apr_pstrmemdup(cmd->pool, arg, n);
+    return NULL;
+}
+
+static const command_rec images_cmds[] = {
+    AP_INIT_TAKE1("ImagesPageSize", set_page_size, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Images per page when the request names no page_size "
+                  "(default 100)"),
+    AP_INIT_TAKE1("ImagesMaxPageSize", set_page_size, (void *)1,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Largest page_size a request may ask for (default 1000)"),
+    AP_INIT_FLAG("ImagesTokenAuth", set_token_auth, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "On: accept 'Authorization: Token <key>' from api_tokens "
+                 "(default On)"),
+    AP_INIT_TAKE1("ImagesBodyLimit", set_body_limit, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Largest PATCH body in bytes (default 65536)"),
+    AP_INIT_TAKE1("ImagesBaseURL", set_base_url, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Absolute URL of the collection as clients see it, for "
+                  "next/previous links behind a proxy (default: from the "
+                  "request)"),
+    AP_INIT_TAKE1("ImagesRetryAfter", set_retry_after, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Retry-After seconds sent with 503 when the database is "
+                  "down (default 5)"),
+    {NULL}
+};
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* statements must reach mod_dbd before its own post_config runs */
+    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+
+    ap_hook_post_config(im_store_init, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+/* Not AP_DECLARE_MODULE: mod_images.h already says APLOG_USE_MODULE. */
+module AP_MODULE_DECLARE_DATA images_module = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    NULL,
+    NULL,
+    images_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};

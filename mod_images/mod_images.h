@@ -1,0 +1,88 @@
+/*
+ * What the httpd glue files of mod_images share: the module record, the
+ * per-directory configuration, and the functions each file offers the
+ * others.  Private to the module.
+ */
+#ifndef MOD_IMAGES_H
+#define MOD_IMAGES_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+
+#include "im_core.h"
+
+extern module AP_MODULE_DECLARE_DATA images_module;
+APLOG_USE_MODULE(images);
+
+#define IM_UNSET (-1)
+
+/* Per-directory configuration: every field starts IM_UNSET (or NULL) so a
+ * merge can tell "not said here" from a value. */
+typedef struct {
+    const char *base;        /* the <Location> path the handler serves */
+    int page_size;           /* ImagesPageSize, default 100 */
+    int max_page_size;       /* ImagesMaxPageSize, default 1000 */
+    int token_auth;          /* ImagesTokenAuth, default On */
+    apr_off_t body_limit;    /* ImagesBodyLimit, default 64 KiB */
+    const char *base_url;    /* ImagesBaseURL, default: from the request */
+    int retry_after;         /* ImagesRetryAfter, default 5 seconds */
+} im_dir_conf_t;
+
+#define IM_DEFAULT_PAGE_SIZE     100
+#define IM_DEFAULT_MAX_PAGE_SIZE 1000
+#define IM_DEFAULT_TOKEN_AUTH    1
+#define IM_DEFAULT_BODY_LIMIT    65536
+#define IM_DEFAULT_RETRY_AFTER   5
+
+/* The effective value of a field, its default when unset. */
+#define IM_CONF(conf, field, dflt) \
+    ((conf)->field == IM_UNSET ? (dflt) : (conf)->field)
+
+/* ---- store.c: the database ---------------------------------------------- */
+
+typedef enum {
+    IM_STORE_OK = 0,
+    IM_STORE_UNAVAILABLE,    /* no connection: 503 */
+    IM_STORE_ERROR           /* the query failed for another reason: 500 */
+} im_store_status_e;
+
+/* Who is asking: r->user and/or the key of an Authorization: Token. */
+typedef struct {
+    const char *user;        /* "" when anonymous */
+    const char *token;       /* "" when no token was sent */
+} im_caller_t;
+
+/* One item: *bad_token set when the token is unknown or expired; *found
+ * when the caller may see the image. */
+im_store_status_e im_store_get_image(request_rec *r, const im_caller_t *who,
+                                     const im_path_t *key, int *bad_token,
+                                     int *found, im_image_row_t *row);
+
+/* One page of the collection: rows is an array of im_image_row_t. */
+im_store_status_e im_store_list_images(request_rec *r,
+                                       const im_caller_t *who,
+                                       const im_list_query_t *q,
+                                       int *bad_token, apr_int64_t *count,
+                                       apr_array_header_t **rows);
+
+/* Register every statement with mod_dbd (post_config). */
+int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                  server_rec *s);
+
+/* ---- respond.c: what goes back ------------------------------------------ */
+
+/* Send a JSON body with a status; returns OK for the handler to return. */
+int im_send_json(request_rec *r, int status, json_t *body);
+/* {"detail": detail} with a status. */
+int im_send_detail(request_rec *r, int status, const char *detail);
+/* A JSON body with an ETag that If-None-Match may turn into a 304. */
+int im_send_entity(request_rec *r, json_t *body);
+
+/* ---- handler.c ----------------------------------------------------------- */
+
+int im_handler(request_rec *r);
+
+#endif /* MOD_IMAGES_H */

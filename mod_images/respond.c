@@ -1,0 +1,62 @@
+/*
+ * What goes back: JSON bodies with their status, content type, length and
+ * validators.  Errors are JSON too, written here rather than by httpd's
+ * error pages, so no client ever parses HTML.
+ */
+#include <http_protocol.h>
+
+#include "mod_images.h"
+
+static const char internal_error[] =
+    "{\"detail\":\"A server error occurred.\"}";
+
+static int send_text(request_rec *r, int status, const char *text,
+                     apr_size_t len)
+{
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, len);
+    if (!r->header_only) {
+        ap_rwrite(text, (int)len, r);
+    }
+    return OK;
+}
+
+int im_send_json(request_rec *r, int status, json_t *body)
+{
+    apr_size_t len = 0;
+    char *text = body ? im_json_dump(r->pool, body, &len) : NULL;
+
+    json_decref(body);
+    if (!text) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "could not serialise a response body");
+        return send_text(r, HTTP_INTERNAL_SERVER_ERROR, internal_error,
+                         sizeof(internal_error) - 1);
+    }
+    return send_text(r, status, text, len);
+}
+
+int im_send_detail(request_rec *r, int status, const char *detail)
+{
+    return im_send_json(r, status, im_render_detail(detail));
+}
+
+int im_send_entity(request_rec *r, json_t *body)
+{
+    apr_size_t len = 0;
+    char *text = body ? im_json_dump(r->pool, body, &len) : NULL;
+    const char *etag;
+
+    json_decref(body);
+    if (!text) {
+        return im_send_json(r, HTTP_OK, NULL);
+    }
+    etag = im_etag(r->pool, text, len);
+    apr_table_setn(r->headers_out, "ETag", etag);
+    if (im_etag_match(apr_table_get(r->headers_in, "If-None-Match"), etag,
+                      0)) {
+        return HTTP_NOT_MODIFIED;
+    }
+    return send_text(r, HTTP_OK, text, len);
+}

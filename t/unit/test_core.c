@@ -1,0 +1,212 @@
+/* Unit tests of the pure parts (im_core.h), without httpd. */
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "im_core.h"
+#include "tap.h"
+
+static apr_pool_t *p;
+
+static void test_path(void)
+{
+    im_path_t path;
+    apr_int64_t id;
+    char uuid[37];
+
+    im_path_parse("", &path);
+    ok(path.kind == IM_PATH_COLLECTION, "empty rest is the collection");
+    im_path_parse("/", &path);
+    ok(path.kind == IM_PATH_COLLECTION, "trailing slash is the collection");
+    im_path_parse("/42", &path);
+    ok(path.kind == IM_PATH_ITEM_ID && path.id == 42, "integer id");
+    im_path_parse("/0042", &path);
+    ok(path.kind == IM_PATH_ITEM_ID && path.id == 42, "leading zeros");
+    im_path_parse("/9223372036854775807", &path);
+    ok(path.kind == IM_PATH_ITEM_ID && path.id == APR_INT64_MAX,
+       "largest bigint");
+    im_path_parse("/9223372036854775808", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "bigint overflow is not found");
+    im_path_parse("/-1", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "sign is not found");
+    im_path_parse("/+1", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "plus sign is not found");
+    im_path_parse("/1/x", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "deeper path is not found");
+    im_path_parse("/1/", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "item with trailing slash");
+    im_path_parse("/abc", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "word is not found");
+    im_path_parse("x", &path);
+    ok(path.kind == IM_PATH_NOT_FOUND, "no slash after base");
+    im_path_parse("/F268AEBC-D956-11E4-B9D6-1681E6B88EC1", &path);
+    ok(path.kind == IM_PATH_ITEM_UUID, "upper-case uuid");
+    is_str(path.uuid, "f268aebc-d956-11e4-b9d6-1681e6b88ec1",
+           "uuid lower-cased");
+    ok(!im_parse_uuid("f268aebcd95611e4b9d61681e6b88ec1", uuid),
+       "uuid without dashes");
+    ok(!im_parse_uuid("f268aebc-d956-11e4-b9d6-1681e6b88ec", uuid),
+       "short uuid");
+    ok(!im_parse_uuid("g268aebc-d956-11e4-b9d6-1681e6b88ec1", uuid),
+       "non-hex uuid");
+    ok(!im_parse_id("", &id), "empty id");
+}
+
+static void test_query(void)
+{
+    im_list_query_t q;
+
+    im_query_parse(p, NULL, 100, 1000, &q);
+    ok(q.page == 1 && q.page_size == 100 && !*q.created_by && !*q.tag
+       && q.search_terms == 0, "no query string: defaults");
+    im_query_parse(p, "created_by__username=+alice%20&tags__name=ubuntu",
+                   100, 1000, &q);
+    is_str(q.created_by, "alice", "filter value stripped, + is space");
+    is_str(q.tag, "ubuntu", "tag filter");
+    im_query_parse(p, "tags__name=a&tags__name=b", 100, 1000, &q);
+    is_str(q.tag, "b", "repeated parameter keeps the last value");
+    im_query_parse(p, "Tags__Name=a", 100, 1000, &q);
+    is_str(q.tag, "", "parameter names are case-sensitive");
+    im_query_parse(p, "created_by__username=a%00b", 100, 1000, &q);
+    is_str(q.invalid_param, "created_by__username", "NUL in a filter");
+
+    im_query_parse(p, "search=foo+bar,,baz%09qux", 100, 1000, &q);
+    ok(q.search_terms == 4, "search split on space, comma, tab");
+    is_str(q.search_all, "%foo%\n%bar%\n%baz%\n%qux%", "search patterns");
+    im_query_parse(p, "search=a%25b_c%5Cd+longestterm", 100, 1000, &q);
+    is_str(q.search_all, "%a\\%b\\_c\\\\d%\n%longestterm%",
+           "LIKE metacharacters escaped");
+    is_str(q.search_first, "%longestterm%", "longest term leads");
+    im_query_parse(p, "search=+,+", 100, 1000, &q);
+    ok(q.search_terms == 0, "only separators: no search");
+    im_query_parse(p, "search=%FF", 100, 1000, &q);
+    is_str(q.search_all, "%\xEF\xBF\xBD%", "invalid UTF-8 becomes U+FFFD");
+
+    im_query_parse(p, "page=", 100, 1000, &q);
+    ok(q.page == 1, "empty page is 1");
+    im_query_parse(p, "page=007", 100, 1000, &q);
+    ok(q.page == 7, "page with leading zeros");
+    im_query_parse(p, "page=last", 100, 1000, &q);
+    ok(q.page == IM_PAGE_LAST, "page=last");
+    im_query_parse(p, "page=0", 100, 1000, &q);
+    ok(q.page == IM_PAGE_INVALID, "page=0 invalid");
+    im_query_parse(p, "page=-1", 100, 1000, &q);
+    ok(q.page == IM_PAGE_INVALID, "page=-1 invalid");
+    im_query_parse(p, "page=1.5", 100, 1000, &q);
+    ok(q.page == IM_PAGE_INVALID, "page=1.5 invalid");
+    im_query_parse(p, "page=abc", 100, 1000, &q);
+    ok(q.page == IM_PAGE_INVALID, "page=abc invalid");
+    im_query_parse(p, "page=99999999999999999999999", 100, 1000, &q);
+    ok(q.page > 1000000000, "huge page is past any end");
+
+    im_query_parse(p, "page_size=5", 100, 1000, &q);
+    ok(q.page_size == 5, "page_size=5");
+    im_query_parse(p, "page_size=0", 100, 1000, &q);
+    ok(q.page_size == 100, "page_size=0 is the default");
+    im_query_parse(p, "page_size=-1", 100, 1000, &q);
+    ok(q.page_size == 100, "page_size=-1 is the default");
+    im_query_parse(p, "page_size=abc", 100, 1000, &q);
+    ok(q.page_size == 100, "page_size=abc is the default");
+    im_query_parse(p, "page_size=", 100, 1000, &q);
+    ok(q.page_size == 100, "empty page_size is the default");
+    im_query_parse(p, "page_size=5000", 100, 1000, &q);
+    ok(q.page_size == 1000, "page_size=5000 is the maximum");
+    im_query_parse(p, "page_size=99999999999999999999999999", 100, 1000, &q);
+    ok(q.page_size == 1000, "unparseably large page_size is the maximum");
+}
+
+static void test_links(void)
+{
+    is_str(im_query_link(p, "search=x&page=2", 3), "?page=3&search=x",
+           "next keeps other parameters, sorted");
+    is_str(im_query_link(p, "search=x&page=2", 0), "?search=x",
+           "previous of page 2 drops page");
+    is_str(im_query_link(p, NULL, 0), "", "no parameters");
+    is_str(im_query_link(p, "z=1&a=b+c&a=%2F", 2), "?a=b+c&a=%2F&page=2&z=1",
+           "repeated parameters kept in order, quoted like quote_plus");
+    is_str(im_query_link(p, "search=", 2), "?page=2&search=",
+           "blank values kept");
+}
+
+static void test_time(void)
+{
+    is_str(im_time_format(p, APR_INT64_C(1427740245501948)),
+           "2015-03-30T18:30:45.501948Z", "contract example timestamp");
+    is_str(im_time_format(p, 0), "1970-01-01T00:00:00.000000Z", "epoch");
+    is_str(im_time_format(p, -1), "1969-12-31T23:59:59.999999Z",
+           "before the epoch");
+    is_str(im_time_format(p, APR_INT64_C(951782400000000)),
+           "2000-02-29T00:00:00.000000Z", "leap day");
+}
+
+static void test_render(void)
+{
+    im_image_row_t row = {
+        "1", "f268aebc-d956-11e4-b9d6-1681e6b88ec1", "name", "1", "alice",
+        "description", NULL, "t", NULL, "1427740245501948",
+        "[[2, \"b\", \"\"], [1, \"a\", \"x\"]]",
+        "[[1, \"1.0\", 1427740245501948]]"
+    };
+    apr_size_t len;
+    json_t *img = im_render_image(p, &row);
+    char *text = img ? im_json_dump(p, img, &len) : NULL;
+
+    is_str(text, "{\"id\":1,\"uuid\":\"f268aebc-d956-11e4-b9d6-1681e6b88ec1\","
+           "\"name\":\"name\",\"created_by\":{\"id\":1,\"username\":\"alice\"},"
+           "\"description\":\"description\",\"end_date\":null,"
+           "\"is_public\":true,\"icon\":null,"
+           "\"start_date\":\"2015-03-30T18:30:45.501948Z\","
+           "\"tags\":[{\"id\":2,\"name\":\"b\",\"description\":\"\"},"
+           "{\"id\":1,\"name\":\"a\",\"description\":\"x\"}],"
+           "\"versions\":[{\"id\":1,\"name\":\"1.0\","
+           "\"start_date\":\"2015-03-30T18:30:45.501948Z\"}]}",
+           "representation in contract key order, compact");
+    json_decref(img);
+    row.tags = "not json";
+    ok(im_render_image(p, &row) == NULL, "malformed tags refused");
+}
+
+static void test_etag_and_token(void)
+{
+    const char *tag = im_etag(p, "abc", 3), *key, *why;
+
+    ok(strlen(tag) == 34 && tag[0] == '"', "etag is a quoted digest");
+    ok(im_etag_match(tag, tag, 1), "etag matches itself");
+    ok(im_etag_match(apr_pstrcat(p, "\"x\", ", tag, NULL), tag, 1),
+       "etag in a list");
+    ok(im_etag_match("*", tag, 1), "star matches");
+    ok(im_etag_match(apr_pstrcat(p, "W/", tag, NULL), tag, 0),
+       "weak comparison accepts W/");
+    ok(!im_etag_match(apr_pstrcat(p, "W/", tag, NULL), tag, 1),
+       "strong comparison refuses W/");
+    ok(!im_etag_match("\"abc", tag, 0), "unterminated tag");
+
+    ok(im_token_parse(p, "Token abc123", &key, &why) == IM_TOKEN_OK
+       && strcmp(key, "abc123") == 0, "token parsed");
+    ok(im_token_parse(p, "token  abc123 ", &key, &why) == IM_TOKEN_OK,
+       "keyword case-insensitive");
+    ok(im_token_parse(p, "Basic YTpi", &key, &why) == IM_TOKEN_NONE,
+       "Basic is not ours");
+    ok(im_token_parse(p, "Tokenabc", &key, &why) == IM_TOKEN_NONE,
+       "Tokenabc is another scheme");
+    ok(im_token_parse(p, "Token", &key, &why) == IM_TOKEN_MALFORMED,
+       "no key");
+    ok(im_token_parse(p, "Token a b", &key, &why) == IM_TOKEN_MALFORMED,
+       "key with spaces");
+    ok(im_token_parse(p, "Token a\x01", &key, &why) == IM_TOKEN_MALFORMED,
+       "control byte in key");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    test_path();
+    test_query();
+    test_links();
+    test_time();
+    test_render();
+    test_etag_and_token();
+    apr_pool_destroy(p);
+    apr_terminate();
+    return done_testing();
+}
