@@ -1,0 +1,299 @@
+package ImagesTest;
+# The test harness: a private PostgreSQL cluster and a private httpd that
+# loads the built module, both started here and removed when the test ends.
+#
+#   my $t = ImagesTest->new(conf => '...extra <Location> lines...');
+#   my $res = $t->request(GET => '/images/1', headers => {...});
+#   $res->{status}, $res->{json}, $res->{headers}{etag}
+#
+# Works as root (PostgreSQL runs as postgres, httpd's children as nobody)
+# and as an ordinary user.  See shared FIELD-NOTES for why each step is so.
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+our $TOP = abs_path(dirname(__FILE__) . '/../..');
+my $PGBIN = $ENV{PGBIN} || (sort glob('/usr/lib/postgresql/*/bin'))[-1];
+my $HTTPD = $ENV{HTTPD} || (-x '/usr/sbin/apache2' ? '/usr/sbin/apache2'
+                                                   : '/usr/sbin/httpd');
+my $MODDIR = $ENV{APACHE_MODULES} || '/usr/lib/apache2/modules';
+my $IS_ROOT = $> == 0;
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp') or die $!;
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub run_cmd {
+    my ($self, @cmd) = @_;
+    unshift @cmd, 'runuser', '-u', 'postgres', '--' if $IS_ROOT;
+    my $out = `@{[ join ' ', map { quotemeta } @cmd ]} 2>&1`;
+    die "failed: @cmd\n$out" if $?;
+    return $out;
+}
+
+sub new {
+    my ($class, %opt) = @_;
+    my $self = bless { %opt }, $class;
+    # under /tmp: httpd's children (nobody) must reach the socket folder
+    $self->{dir} = tempdir('mod_images-test-XXXXXX', TMPDIR => 1,
+                           CLEANUP => 0);
+    chmod 0755, $self->{dir};
+    $self->{pgdata} = "$self->{dir}/pg";
+    $self->{pgsock} = "$self->{dir}/sock";   # pgdata is 0700: not there
+    $self->{pgport} = free_port();
+    $self->{port} = free_port();
+    $self->{owner_pid} = $$;
+    $self->start_pg;
+    $self->load_sql("$TOP/sql/schema.sql");
+    $self->load_sql("$TOP/sql/sample.sql") unless $opt{empty};
+    $self->start_httpd unless $opt{no_httpd};
+    return $self;
+}
+
+# ---- PostgreSQL ----------------------------------------------------------
+
+sub start_pg {
+    my ($self) = @_;
+    my $d = $self->{pgdata};
+    mkdir $d, 0700 or die "mkdir $d: $!";
+    mkdir $self->{pgsock}, 0755 or die "mkdir $self->{pgsock}: $!";
+    if ($IS_ROOT) {
+        my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+        chown $uid, $gid, $d, $self->{pgsock};
+    }
+    $self->run_cmd("$PGBIN/initdb", '-D', $d, '-A', 'trust', '-U',
+                   'postgres', '-E', 'UTF8', '--locale=C.UTF-8')
+        unless -f "$d/PG_VERSION";
+    $self->pg_ctl('start');
+    $self->psql_admin('CREATE DATABASE images') unless $self->{db_made}++;
+}
+
+sub pg_ctl {
+    my ($self, $what) = @_;
+    my @opt = $what eq 'stop' ? ('-m', 'fast')
+        : ('-o', "-p $self->{pgport} -k $self->{pgsock} -c listen_addresses=''"
+                 . " -c fsync=off -c max_connections=200");
+    $self->run_cmd("$PGBIN/pg_ctl", '-D', $self->{pgdata}, '-w', '-l',
+                   "$self->{pgdata}/log", @opt, $what);
+}
+
+sub stop_pg  { $_[0]->pg_ctl('stop') }
+sub restart_pg { $_[0]->pg_ctl('start') }
+
+sub psql_args {
+    my ($self, $db) = @_;
+    return ("$PGBIN/psql", '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
+            $self->{pgsock}, '-p', $self->{pgport}, '-U', 'postgres', '-d',
+            $db);
+}
+
+sub psql_admin {
+    my ($self, $sql) = @_;
+    $self->run_cmd($self->psql_args('postgres'), '-c', $sql);
+}
+
+sub load_sql {
+    my ($self, $file) = @_;
+    $self->run_cmd($self->psql_args('images'), '-f', $file);
+}
+
+# Run SQL in the test database; returns the rows as arrays of strings.
+sub sql {
+    my ($self, $sql) = @_;
+    my $out = $self->run_cmd($self->psql_args('images'), '-A', '-t', '-F',
+                             "\t", '-c', $sql);
+    return [ map { [ split /\t/, $_, -1 ] } split /\n/, $out ];
+}
+
+sub sql_value { my $rows = $_[0]->sql($_[1]); return $rows->[0][0] }
+
+# ---- httpd ---------------------------------------------------------------
+
+sub module_so {
+    return $ENV{MODULE_SO} || "$TOP/mod_images/.libs/mod_images.so";
+}
+
+sub httpd_conf {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my $so = module_so();
+    die "module not built: $so (run make)\n" unless -f $so;
+    my $load = join '', map {
+        my ($name, $file) = @$_;
+        -f "$MODDIR/$file" ? "LoadModule $name $MODDIR/$file\n" : '';
+    } ([mpm_event_module => 'mod_mpm_event.so'],
+       [unixd_module => 'mod_unixd.so'],
+       [authz_core_module => 'mod_authz_core.so'],
+       [authz_user_module => 'mod_authz_user.so'],
+       [authn_core_module => 'mod_authn_core.so'],
+       [auth_basic_module => 'mod_auth_basic.so'],
+       [authn_dbd_module => 'mod_authn_dbd.so'],
+       [dbd_module => 'mod_dbd.so'],
+       [headers_module => 'mod_headers.so'],
+       [log_config_module => 'mod_log_config.so']);
+    my $user = $IS_ROOT ? "User nobody\nGroup nogroup\n" : '';
+    my $inloc = $self->{conf_in_location} // '';
+    my $location = $self->{location} // <<"LOC";
+<Location /images>
+    SetHandler images
+    AuthType Basic
+    AuthName "Images"
+    AuthBasicProvider dbd
+    AuthDBDUserPWQuery "SELECT password_hash FROM users WHERE username = %s"
+    <If "%{HTTP:Authorization} =~ /^Basic /i">
+        Require valid-user
+    </If>
+    <Else>
+        Require all granted
+    </Else>
+$inloc
+</Location>
+LOC
+    my $extra = $self->{conf} // '';
+    my $dbd = $self->{dbdparams}
+        // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
+           . " user=postgres connect_timeout=2";
+    return <<"CONF";
+ServerRoot $d
+${load}LoadModule images_module $so
+${user}Listen 127.0.0.1:$self->{port}
+ServerName 127.0.0.1
+PidFile $d/httpd.pid
+ErrorLog $d/error_log
+LogLevel $self->{loglevel}
+LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
+CustomLog $d/access_log common
+DocumentRoot $d/htdocs
+Mutex file:$d
+DefaultRuntimeDir $d
+LimitRequestLine 65536
+StartServers 1
+ThreadsPerChild 16
+MaxRequestWorkers 32
+DBDriver pgsql
+DBDParams "$dbd"
+DBDMin 0
+DBDKeep 4
+DBDMax 16
+$location
+$extra
+CONF
+}
+
+sub start_httpd {
+    my ($self) = @_;
+    $self->{loglevel} //= 'info';
+    mkdir "$self->{dir}/htdocs";
+    my $conf = "$self->{dir}/httpd.conf";
+    open my $fh, '>', $conf or die $!;
+    print $fh $self->httpd_conf;
+    close $fh;
+    my @cmd = ($HTTPD, '-f', $conf, '-k', 'start');
+    @cmd = (@{ $self->{wrapper} }, $HTTPD, '-f', $conf, '-X')
+        if $self->{wrapper};
+    if ($self->{wrapper}) {
+        my $pid = fork // die $!;
+        if (!$pid) {
+            open STDOUT, '>', "$self->{dir}/wrapper.out";
+            open STDERR, '>&', \*STDOUT;
+            exec @cmd or die $!;
+        }
+        $self->{wrapper_pid} = $pid;
+    }
+    else {
+        my $out = `@cmd 2>&1`;
+        die "httpd did not start: $out\n" . $self->error_log if $?;
+    }
+    my $deadline = time + ($self->{wrapper} ? 60 : 10);
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
+        if ($s) { close $s; return $self }
+        sleep 0.05;
+    }
+    die "httpd is not listening on $self->{port}\n" . $self->error_log;
+}
+
+sub stop_httpd {
+    my ($self) = @_;
+    if ($self->{wrapper_pid}) {
+        kill 'TERM', $self->{wrapper_pid};
+        waitpid $self->{wrapper_pid}, 0;
+        delete $self->{wrapper_pid};
+        return;
+    }
+    my $pidfile = "$self->{dir}/httpd.pid";
+    return unless -f $pidfile;
+    open my $fh, '<', $pidfile or return;
+    my $pid = <$fh>;
+    close $fh;
+    chomp $pid;
+    kill 'TERM', $pid;
+    my $deadline = time + 10;
+    while (kill(0, $pid) && time < $deadline) { sleep 0.05 }
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/error_log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub base_url { "http://127.0.0.1:$_[0]{port}" }
+
+# ---- requests ------------------------------------------------------------
+
+my $JSON = JSON::PP->new->utf8->allow_nonref;
+
+sub request {
+    my ($self, $method, $path, %opt) = @_;
+    my $http = HTTP::Tiny->new(timeout => $opt{timeout} || 30,
+                               max_redirect => 0, keep_alive => 0);
+    my %headers = %{ $opt{headers} || {} };
+    $headers{Authorization} = "Token $opt{token}" if $opt{token};
+    if ($opt{user}) {
+        require MIME::Base64;
+        $headers{Authorization} = 'Basic '
+            . MIME::Base64::encode_base64("$opt{user}:$opt{password}", '');
+    }
+    my %args = (headers => \%headers);
+    if (exists $opt{json}) {
+        $args{content} = $JSON->encode($opt{json});
+        $headers{'Content-Type'} //= 'application/json';
+    }
+    $args{content} = $opt{body} if exists $opt{body};
+    my $res = $http->request($method, $self->base_url . $path, \%args);
+    $res->{json} = eval { $JSON->decode($res->{content}) }
+        if defined $res->{content} && length $res->{content};
+    return $res;
+}
+
+sub get { my ($self, $path, %opt) = @_; $self->request(GET => $path, %opt) }
+
+sub json { $JSON }
+
+sub DESTROY {
+    my ($self) = @_;
+    return unless $self->{owner_pid} && $self->{owner_pid} == $$;
+    $self->stop_httpd;
+    eval { $self->stop_pg };
+    if ($ENV{KEEP_TEST_DIR}) {
+        warn "kept $self->{dir}\n";
+    }
+    else {
+        system('rm', '-rf', $self->{dir});
+    }
+}
+
+1;
