@@ -131,31 +131,44 @@ json_t *im_render_detail(const char *detail)
     return json_pack("{s:s}", "detail", detail);
 }
 
+/* A growing buffer in a pool, for json_dump_callback. */
+typedef struct {
+    apr_pool_t *pool;
+    char *data;
+    apr_size_t len, cap;
+} buffer_t;
+
 static int append(const char *buf, size_t size, void *data)
 {
-    apr_array_header_t *out = data;
-    int n = (int)size;
+    buffer_t *b = data;
 
-    while (out->nalloc - out->nelts < n) {
-        /* grow as apr_array_push would, but by whole chunks */
-        apr_array_push(out);
-        out->nelts--;
+    if (b->cap - b->len < size + 1) {
+        apr_size_t cap = b->cap * 2 > b->len + size + 1 ? b->cap * 2
+                                                        : b->len + size + 1;
+        char *grown = apr_palloc(b->pool, cap);
+        memcpy(grown, b->data, b->len);
+        b->data = grown;
+        b->cap = cap;
     }
-    memcpy(out->elts + out->nelts, buf, size);
-    out->nelts += n;
+    memcpy(b->data + b->len, buf, size);
+    b->len += size;
     return 0;
 }
 
 char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len)
 {
-    apr_array_header_t *out = apr_array_make(p, 1024, 1);
+    buffer_t b;
 
-    if (json_dump_callback(json, append, out, JSON_COMPACT) != 0) {
+    b.pool = p;
+    b.cap = 4096;
+    b.len = 0;
+    b.data = apr_palloc(p, b.cap);
+    if (json_dump_callback(json, append, &b, JSON_COMPACT) != 0) {
         return NULL;
     }
-    *len = out->nelts;
-    *(char *)apr_array_push(out) = '\0';
-    return out->elts;
+    b.data[b.len] = '\0';
+    *len = b.len;
+    return b.data;
 }
 
 const char *im_etag(apr_pool_t *p, const char *body, apr_size_t len)
