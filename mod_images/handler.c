@@ -152,6 +152,53 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
     return im_send_entity(r, body);
 }
 
+/* The detail of an error httpd raised before the handler ran. */
+static const char *error_detail(request_rec *orig, int status)
+{
+    switch (status) {
+    case HTTP_BAD_REQUEST:
+        return "Bad request.";
+    case HTTP_UNAUTHORIZED:
+        return apr_table_get(orig->headers_in, "Authorization")
+               ? "Invalid username/password."
+               : "Authentication credentials were not provided.";
+    case HTTP_FORBIDDEN:
+        return "You do not have permission to perform this action.";
+    case HTTP_NOT_FOUND:
+        return "Not found.";
+    case HTTP_METHOD_NOT_ALLOWED:
+        return apr_psprintf(orig->pool, "Method \"%s\" not allowed.",
+                            im_utf8_valid(orig->method) ? orig->method : "?");
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        return "Request body too large.";
+    case HTTP_REQUEST_URI_TOO_LARGE:
+        return "Request URI too long.";
+    case HTTP_REQUEST_TIME_OUT:
+        return "Request timed out.";
+    case HTTP_SERVICE_UNAVAILABLE:
+        return "Service unavailable; try again later.";
+    default:
+        return status >= 500 ? "A server error occurred." : "Bad request.";
+    }
+}
+
+/* "ErrorDocument 401 /images/error" (conf/): httpd's own errors inside the
+ * endpoint, such as a failed Basic login, become JSON too. */
+static int error_document(request_rec *r)
+{
+    request_rec *orig = r->prev;
+    int status;
+
+    while (orig->prev) {
+        orig = orig->prev;
+    }
+    status = orig->status;
+    if (status < 400 || status > 599) {
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return im_send_detail(r, status, error_detail(orig, status));
+}
+
 int im_handler(request_rec *r)
 {
     im_dir_conf_t *conf;
@@ -163,6 +210,9 @@ int im_handler(request_rec *r)
 
     if (!r->handler || strcmp(r->handler, "images") != 0) {
         return DECLINED;
+    }
+    if (r->prev && apr_table_get(r->subprocess_env, "REDIRECT_STATUS")) {
+        return error_document(r);
     }
     conf = ap_get_module_config(r->per_dir_config, &images_module);
     base = conf->base ? conf->base : "/images";

@@ -139,6 +139,7 @@ sub httpd_conf {
        [authn_core_module => 'mod_authn_core.so'],
        [auth_basic_module => 'mod_auth_basic.so'],
        [authn_dbd_module => 'mod_authn_dbd.so'],
+       [authn_file_module => 'mod_authn_file.so'],
        [dbd_module => 'mod_dbd.so'],
        [headers_module => 'mod_headers.so'],
        [log_config_module => 'mod_log_config.so']);
@@ -157,6 +158,13 @@ sub httpd_conf {
     <Else>
         Require all granted
     </Else>
+    ErrorDocument 400 /images/error
+    ErrorDocument 401 /images/error
+    ErrorDocument 403 /images/error
+    ErrorDocument 404 /images/error
+    ErrorDocument 405 /images/error
+    ErrorDocument 413 /images/error
+    ErrorDocument 500 /images/error
 $inloc
 </Location>
 LOC
@@ -277,6 +285,31 @@ sub request {
     $res->{json} = eval { $JSON->decode($res->{content}) }
         if defined $res->{content} && length $res->{content};
     return $res;
+}
+
+# Send bytes as they are (for what HTTP::Tiny refuses to send); returns
+# { status, headers (lower-case names), content, json }.
+sub raw {
+    my ($self, $bytes, %opt) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}",
+                                  Timeout => $opt{timeout} || 30)
+        or die "connect: $!";
+    print $s $bytes;
+    shutdown($s, 1) unless $opt{keep_open};
+    local $/;
+    my $data = <$s> // '';
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $data, 2;
+    my %res = (content => $body // '', status => 0, headers => {});
+    my @lines = split /\r\n/, $head // '';
+    ($res{status}) = (shift(@lines) // '') =~ m{^HTTP/\S+ (\d+)};
+    $res{status} //= 0;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+        $res{headers}{lc $k} = $v;
+    }
+    $res{json} = eval { $JSON->decode($res{content}) } if length $res{content};
+    return \%res;
 }
 
 sub get { my ($self, $path, %opt) = @_; $self->request(GET => $path, %opt) }
