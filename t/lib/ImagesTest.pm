@@ -282,6 +282,7 @@ sub request {
     }
     $args{content} = $opt{body} if exists $opt{body};
     my $res = $http->request($method, $self->base_url . $path, \%args);
+    $res->{content} //= '';
     $res->{json} = eval { $JSON->decode($res->{content}) }
         if defined $res->{content} && length $res->{content};
     return $res;

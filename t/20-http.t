@@ -1,0 +1,92 @@
+# HTTP around the resource: methods, HEAD, OPTIONS, 405, ETag and 304,
+# paths below the endpoint.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use ImagesTest;
+
+my $t = ImagesTest->new;
+
+# ---- HEAD ----------------------------------------------------------------
+my $get = $t->get('/images/1');
+my $head = $t->request(HEAD => '/images/1');
+is $head->{status}, 200, 'HEAD 200';
+is $head->{content}, '', 'HEAD has no body';
+is $head->{headers}{etag}, $get->{headers}{etag}, 'HEAD has the same ETag';
+is $head->{headers}{'content-length'}, length($get->{content}),
+    'HEAD has the GET length';
+is $t->request(HEAD => '/images/5')->{status}, 404, 'HEAD of hidden: 404';
+is $t->request(HEAD => '/images')->{status}, 200, 'HEAD of the collection';
+
+# ---- OPTIONS, 405 --------------------------------------------------------
+for my $path ('/images/1', '/images') {
+    my $r = $t->request(OPTIONS => $path);
+    is $r->{status}, 200, "OPTIONS $path";
+    like $r->{headers}{allow}, qr/\bGET\b/, 'Allow has GET';
+    like $r->{headers}{allow}, qr/\bOPTIONS\b/, 'Allow has OPTIONS';
+    is $r->{content}, '', 'OPTIONS has an empty body';
+}
+like $t->request(OPTIONS => '/images/1')->{headers}{allow}, qr/\bPATCH\b/,
+    'an image allows PATCH';
+unlike $t->request(OPTIONS => '/images')->{headers}{allow}, qr/\bPATCH\b/,
+    'the collection does not';
+
+for my $c (['DELETE', '/images/1'], ['PUT', '/images/1'], ['POST', '/images'],
+           ['DELETE', '/images'], ['PATCH', '/images'],
+           ['FOO', '/images/1']) {
+    my ($m, $path) = @$c;
+    my $r = $t->request($m => $path);
+    is $r->{status}, 405, "$m $path: 405";
+    ok $r->{headers}{allow}, 'with Allow';
+    is_deeply $r->{json}, { detail => "Method \"$m\" not allowed." },
+        '405 detail';
+    is $r->{headers}{'content-type'}, 'application/json', 'JSON';
+}
+is $t->get('/images/1')->{status}, 200, 'nothing deleted';
+
+# ---- paths ---------------------------------------------------------------
+is $t->get('/images/')->{json}{count}, $t->get('/images')->{json}{count},
+    '/images/ is the collection';
+for my $path ('/images/1/x', '/images/abc', '/images/1/versions',
+              '/images/1;x') {
+    my $r = $t->get($path);
+    is $r->{status}, 404, "$path: 404";
+    is_deeply $r->{json}, { detail => 'Not found.' }, "$path: JSON detail";
+}
+
+# ---- ETag, If-None-Match --------------------------------------------------
+my $etag = $get->{headers}{etag};
+like $etag, qr/^"[0-9a-f]+"$/, 'strong ETag';
+my $r = $t->get('/images/1', headers => { 'If-None-Match' => $etag });
+is $r->{status}, 304, 'If-None-Match with the ETag: 304';
+is $r->{content}, '', '304 has no body';
+is $r->{headers}{etag}, $etag, '304 repeats the ETag';
+is $t->get('/images/1', headers => { 'If-None-Match' => "W/$etag" })->{status},
+    304, 'weak comparison for If-None-Match';
+is $t->get('/images/1', headers => { 'If-None-Match' => "\"x\", $etag" })->{status},
+    304, 'ETag in a list';
+is $t->get('/images/1', headers => { 'If-None-Match' => '*' })->{status},
+    304, 'star';
+is $t->get('/images/1', headers => { 'If-None-Match' => '"other"' })->{status},
+    200, 'another ETag: 200';
+isnt $t->get('/images/2')->{headers}{etag}, $etag,
+    'another image has another ETag';
+$t->sql("UPDATE images SET description = 'changed' WHERE id = 1");
+$r = $t->get('/images/1', headers => { 'If-None-Match' => $etag });
+is $r->{status}, 200, 'changed image: 200 again';
+isnt $r->{headers}{etag}, $etag, 'with a new ETag';
+$t->sql("UPDATE tags SET description = 'Ubuntu, changed' WHERE name = 'ubuntu'");
+is $t->get('/images/1', headers => { 'If-None-Match' => $r->{headers}{etag} })->{status},
+    200, 'a tag change changes the ETag too';
+my $list = $t->get('/images');
+ok $list->{headers}{etag}, 'a page has an ETag';
+is $t->get('/images', headers => { 'If-None-Match' => $list->{headers}{etag} })->{status},
+    304, 'and honours If-None-Match';
+
+# ---- bodies on GET are read and ignored ----------------------------------
+$r = $t->request(GET => '/images/1', body => 'x' x 1000,
+                 headers => { 'Content-Type' => 'text/plain' });
+is $r->{status}, 200, 'GET with a body';
+
+done_testing;

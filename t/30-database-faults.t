@@ -1,0 +1,63 @@
+# The database goes away and comes back: 503 JSON with Retry-After while it
+# is down, 200 again without touching httpd once it is back (mod_dbd's
+# reset connections lose their prepared statements: the module recovers).
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time sleep);
+use ImagesTest;
+
+my $t = ImagesTest->new(conf_in_location => '    ImagesRetryAfter 7');
+
+# the parent and its children: the same list means nothing restarted
+sub httpd_pids {
+    open my $fh, '<', "$t->{dir}/httpd.pid" or return '';
+    my $parent = <$fh>;
+    chomp $parent;
+    my @kids = split /\s+/, `pgrep -P $parent`;
+    return join ',', $parent, sort @kids;
+}
+
+# warm every pooled connection with both statement kinds
+for (1 .. 20) {
+    $t->get('/images/1');
+    $t->get('/images?search=ubuntu');
+}
+my $pids = httpd_pids();
+ok $pids, "httpd runs ($pids)";
+
+$t->stop_pg;
+for my $path ('/images/1', '/images', '/images?tags__name=ubuntu&page=2') {
+    my $t0 = time;
+    my $r = $t->get($path);
+    my $took = time - $t0;
+    is $r->{status}, 503, "$path with the database down: 503";
+    is $r->{headers}{'retry-after'}, '7', 'Retry-After from ImagesRetryAfter';
+    is $r->{headers}{'content-type'}, 'application/json', 'JSON';
+    ok $r->{json} && $r->{json}{detail}, 'with a detail';
+    cmp_ok $took, '<', 5, 'answered within the connect timeout';
+}
+
+$t->restart_pg;
+my @after = map { $t->get($_ % 2 ? '/images/1' : '/images?search=ubuntu') }
+            1 .. 40;
+my @bad = grep { $_->{status} != 200 } @after;
+is scalar(@bad), 0, 'every request after the restart is 200'
+    or diag join ', ', map { "$_->{status} $_->{content}" } @bad[0 .. 2];
+is httpd_pids(), $pids, 'httpd was not restarted';
+
+# a killed backend: the next request on that connection recovers too
+my $killed = $t->sql_value(
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    . " WHERE datname = 'images' AND pid <> pg_backend_pid()");
+cmp_ok $killed, '>', 0, "killed $killed pooled connections";
+@after = map { $t->get($_ % 2 ? '/images/2' : '/images?page_size=3') } 1 .. 40;
+@bad = grep { $_->{status} != 200 } @after;
+is scalar(@bad), 0, 'every request after pg_terminate_backend is 200'
+    or diag join ', ', map { "$_->{status} $_->{content}" } @bad[0 .. 2];
+
+unlike $t->error_log, qr/segfault|AH00052|child pid \d+ exit signal/,
+    'no child crashed';
+
+done_testing;
