@@ -52,7 +52,7 @@ sub new {
     $self->{pgdata} = "$self->{dir}/pg";
     $self->{pgsock} = "$self->{dir}/sock";   # pgdata is 0700: not there
     $self->{pgport} = free_port();
-    $self->{port} = free_port();
+    $self->{port} //= free_port();
     $self->{owner_pid} = $$;
     $self->start_pg;
     $self->load_sql("$TOP/sql/schema.sql");
@@ -144,27 +144,11 @@ sub httpd_conf {
        [headers_module => 'mod_headers.so'],
        [log_config_module => 'mod_log_config.so']);
     my $user = $IS_ROOT ? "User nobody\nGroup nogroup\n" : '';
+    # the shipped configuration, then what this test adds on top of it
     my $inloc = $self->{conf_in_location} // '';
     my $location = $self->{location} // <<"LOC";
+Include $TOP/conf/mod_images.conf
 <Location /images>
-    SetHandler images
-    AuthType Basic
-    AuthName "Images"
-    AuthBasicProvider dbd
-    AuthDBDUserPWQuery "SELECT password_hash FROM users WHERE username = %s"
-    <If "%{HTTP:Authorization} =~ /^Basic /i">
-        Require valid-user
-    </If>
-    <Else>
-        Require all granted
-    </Else>
-    ErrorDocument 400 /images/error
-    ErrorDocument 401 /images/error
-    ErrorDocument 403 /images/error
-    ErrorDocument 404 /images/error
-    ErrorDocument 405 /images/error
-    ErrorDocument 413 /images/error
-    ErrorDocument 500 /images/error
 $inloc
 </Location>
 LOC
@@ -189,12 +173,8 @@ LimitRequestLine 65536
 StartServers 1
 ThreadsPerChild 16
 MaxRequestWorkers 32
-DBDriver pgsql
-DBDParams "$dbd"
-DBDMin 0
-DBDKeep 4
-DBDMax 16
 $location
+DBDParams "$dbd"
 $extra
 CONF
 }
