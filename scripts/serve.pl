@@ -7,6 +7,8 @@ use lib "$FindBin::Bin/../t/lib";
 use Getopt::Long;
 use ImagesTest;
 
+$| = 1;
+
 my $port = 8080;
 my $rows = 0;
 GetOptions('port=i' => \$port, 'generate=i' => \$rows)
