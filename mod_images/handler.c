@@ -14,7 +14,7 @@
 static const char *allowed_methods(const im_path_t *path)
 {
     return path->kind == IM_PATH_COLLECTION ? "GET, HEAD, OPTIONS"
-                                            : "GET, HEAD, OPTIONS";
+                                            : "GET, HEAD, PATCH, OPTIONS";
 }
 
 static int store_failed(request_rec *r, const im_dir_conf_t *conf,
@@ -77,7 +77,128 @@ static int get_image(request_rec *r, const im_dir_conf_t *conf,
     if (!found) {
         return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
     }
-    return im_send_entity(r, im_render_image(r->pool, &row));
+    return im_send_entity(r, im_render_image(r->pool, &row), 1);
+}
+
+/* What a PATCH knows before the database is asked, and what it answers. */
+typedef struct {
+    int json_type;           /* Content-Type is application/json */
+    im_patch_status_e parsed;
+    json_t *error;           /* body of a 400 from the parser */
+    json_t *answer;          /* the body decide() chose */
+} patch_ctx_t;
+
+/* Under the row lock: who may change the image, and may the change go
+ * ahead (DRF's order: authentication, object permissions, then the body). */
+static int decide_patch(request_rec *r, void *vctx,
+                        const im_patch_state_t *st)
+{
+    patch_ctx_t *ctx = vctx;
+    const char *if_match, *etag, *ct;
+
+    if (st->bad_token) {
+        ctx->answer = im_render_detail("Invalid token.");
+        return HTTP_UNAUTHORIZED;
+    }
+    if (!st->visible) {
+        ctx->answer = im_render_detail("Not found.");
+        return HTTP_NOT_FOUND;
+    }
+    if (!st->is_creator) {
+        ctx->answer = im_render_detail("You do not have permission to "
+                                       "perform this action.");
+        return HTTP_FORBIDDEN;
+    }
+    if (!ctx->json_type) {
+        ct = apr_table_get(r->headers_in, "Content-Type");
+        ctx->answer = im_render_detail(apr_psprintf(r->pool,
+            "Unsupported media type \"%s\" in request.",
+            ct && im_utf8_valid(ct) ? ct : ""));
+        return HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+    if (ctx->parsed != IM_PATCH_OK) {
+        ctx->answer = ctx->error;
+        ctx->error = NULL;
+        return HTTP_BAD_REQUEST;
+    }
+    if (st->unknown_tags) {
+        json_t *list = json_array();
+        char *ids = apr_pstrdup(r->pool, st->unknown_tags), *last, *id;
+        for (id = apr_strtok(ids, ",", &last); id;
+             id = apr_strtok(NULL, ",", &last)) {
+            json_array_append_new(list, json_string(apr_psprintf(r->pool,
+                "Invalid pk \"%s\" - object does not exist.", id)));
+        }
+        ctx->answer = json_pack("{s:o}", "tags", list);
+        return HTTP_BAD_REQUEST;
+    }
+    if_match = apr_table_get(r->headers_in, "If-Match");
+    if (if_match) {
+        etag = im_row_etag(r, &st->row);
+        if (!etag || !im_etag_match(if_match, etag, 1)) {
+            if (etag) {
+                apr_table_setn(r->headers_out, "ETag", etag);
+            }
+            ctx->answer = im_render_detail("Precondition failed: the image "
+                                           "has changed since it was read.");
+            return HTTP_PRECONDITION_FAILED;
+        }
+    }
+    return 0;
+}
+
+static int patch_image(request_rec *r, const im_dir_conf_t *conf,
+                       const im_caller_t *who, const im_path_t *path)
+{
+    patch_ctx_t ctx = {0, IM_PATCH_OK, NULL, NULL};
+    im_patch_t patch;
+    im_image_row_t updated;
+    im_store_status_e st;
+    char *body;
+    apr_size_t len;
+    int rv, decision;
+
+    if (!*who->user && !*who->token) {
+        const char *type = ap_auth_type(r);
+        ap_discard_request_body(r);
+        apr_table_setn(r->headers_out, "WWW-Authenticate",
+                       type && strcasecmp(type, "Basic") == 0
+                       ? apr_psprintf(r->pool, "Basic realm=\"%s\"",
+                                      ap_auth_name(r) ? ap_auth_name(r)
+                                                      : "api")
+                       : "Token");
+        return im_send_detail(r, HTTP_UNAUTHORIZED,
+                              "Authentication credentials were not "
+                              "provided.");
+    }
+    rv = im_read_body(r, IM_CONF(conf, body_limit, IM_DEFAULT_BODY_LIMIT),
+                      &body, &len);
+    if (rv != OK) {
+        return im_send_detail(r, rv, rv == HTTP_REQUEST_ENTITY_TOO_LARGE
+                              ? "Request body too large."
+                              : "The request body could not be read.");
+    }
+    ctx.json_type = im_is_json_media_type(apr_table_get(r->headers_in,
+                                                        "Content-Type"));
+    memset(&patch, 0, sizeof(patch));
+    if (ctx.json_type) {
+        ctx.parsed = im_patch_parse(r->pool, body, len, &patch, &ctx.error);
+    }
+
+    st = im_store_patch_image(r, who, path, &patch, decide_patch, &ctx,
+                              &decision, &updated);
+    json_decref(ctx.error);
+    if (st != IM_STORE_OK) {
+        json_decref(ctx.answer);
+        return store_failed(r, conf, st);
+    }
+    if (decision) {
+        if (decision == HTTP_UNAUTHORIZED) {
+            apr_table_setn(r->headers_out, "WWW-Authenticate", "Token");
+        }
+        return im_send_json(r, decision, ctx.answer);
+    }
+    return im_send_entity(r, im_render_image(r->pool, &updated), 0);
 }
 
 /* The absolute URL of another page of this listing, or JSON null. */
@@ -149,7 +270,7 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
                         ? page_link(r, conf, page == 2 ? 0 : page - 1)
                         : json_null());
     json_object_set_new(body, "results", results);
-    return im_send_entity(r, body);
+    return im_send_entity(r, body, 1);
 }
 
 /* The detail of an error httpd raised before the handler ran. */
@@ -232,6 +353,13 @@ int im_handler(request_rec *r)
         r->status = HTTP_OK;
         ap_set_content_length(r, 0);
         return OK;
+    }
+    if (r->method_number == M_PATCH && path.kind != IM_PATH_COLLECTION) {
+        if ((rv = identify(r, conf, &who)) != DECLINED) {
+            ap_discard_request_body(r);
+            return rv;
+        }
+        return patch_image(r, conf, &who, &path);
     }
     if (r->method_number != M_GET) {
         const char *m = im_utf8_valid(r->method) ? r->method : "?";

@@ -82,6 +82,10 @@ const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page);
 /* Microseconds since the epoch to "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
 const char *im_time_format(apr_pool_t *p, apr_int64_t micros);
 
+/* An ISO 8601 timestamp with an offset or Z ("2030-01-02T03:04:05.123456Z",
+ * "2030-01-02 03:04+02:00", ...) to epoch microseconds; 0 if malformed. */
+int im_time_parse(const char *s, apr_int64_t *out);
+
 /* A signed decimal integer as PostgreSQL sends it (counts, ids, epoch
  * microseconds). */
 int im_parse_int64(const char *s, apr_int64_t *out);
@@ -121,6 +125,34 @@ const char *im_etag(apr_pool_t *p, const char *body, apr_size_t len);
 /* Whether an If-Match / If-None-Match value ("*" or a list of entity tags)
  * names etag; strong comparison refuses weak tags (W/"..."). */
 int im_etag_match(const char *header, const char *etag, int strong);
+
+/* ---- PATCH bodies (im_patch.c) ---------------------------------------- */
+
+/* What a valid PATCH body asks to change (CONTRACT.md section 6). */
+typedef struct {
+    int set_name, set_description, set_is_public, set_end_date, set_tags;
+    const char *name;
+    const char *description;
+    int is_public;
+    const char *end_date;    /* canonical UTC text, or NULL for null */
+    const char *tags;        /* tag ids joined by commas, "" for none */
+    int ntags;
+} im_patch_t;
+
+typedef enum {
+    IM_PATCH_OK = 0,
+    IM_PATCH_PARSE_ERROR,    /* *error: {"detail": "JSON parse error - ..."} */
+    IM_PATCH_INVALID         /* *error: field errors, DRF style */
+} im_patch_status_e;
+
+/* Parse and validate a PATCH body.  On failure *error is a new JSON body
+ * for a 400. */
+im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
+                                 apr_size_t len, im_patch_t *out,
+                                 json_t **error);
+
+/* The media type of a Content-Type value is application/json. */
+int im_is_json_media_type(const char *content_type);
 
 /* ---- Authorization: Token (im_token.c) -------------------------------- */
 

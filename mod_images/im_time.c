@@ -70,3 +70,108 @@ int im_parse_int64(const char *s, apr_int64_t *out)
     *out = neg ? -v : v;
     return 1;
 }
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static apr_int64_t days_from_civil(apr_int64_t y, int m, int d)
+{
+    apr_int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* n digits at *s (advanced), or -1. */
+static int digits(const char **s, int n)
+{
+    int v = 0;
+
+    while (n-- > 0) {
+        if (**s < '0' || **s > '9') {
+            return -1;
+        }
+        v = v * 10 + (*(*s)++ - '0');
+    }
+    return v;
+}
+
+int im_time_parse(const char *s, apr_int64_t *out)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+                                31};
+    int y, mo, d, h, mi, sec = 0, us = 0, off = 0, n;
+    int leap;
+
+    if (!s) {
+        return 0;
+    }
+    if ((y = digits(&s, 4)) < 1 || *s++ != '-' || (mo = digits(&s, 2)) < 1
+        || mo > 12 || *s++ != '-' || (d = digits(&s, 2)) < 1
+        || (*s != 'T' && *s != 't' && *s != ' ')) {
+        return 0;
+    }
+    s++;
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) {
+        return 0;
+    }
+    if ((h = digits(&s, 2)) < 0 || h > 23 || *s++ != ':'
+        || (mi = digits(&s, 2)) < 0 || mi > 59) {
+        return 0;
+    }
+    if (*s == ':') {
+        s++;
+        if ((sec = digits(&s, 2)) < 0 || sec > 59) {
+            return 0;
+        }
+        if (*s == '.' || *s == ',') {
+            /* up to six digits count; more (to twelve) are cut, not
+             * rounded, as Django's parse_datetime does */
+            s++;
+            for (n = 0; *s >= '0' && *s <= '9'; s++, n++) {
+                if (n < 6) {
+                    us = us * 10 + (*s - '0');
+                }
+            }
+            if (n == 0 || n > 12) {
+                return 0;
+            }
+            for (; n < 6; n++) {
+                us *= 10;
+            }
+        }
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    }
+    else if (*s == '+' || *s == '-') {
+        int sign = *s++ == '-' ? -1 : 1, oh, om = 0;
+        if ((oh = digits(&s, 2)) < 0 || oh > 23) {
+            return 0;
+        }
+        if (*s == ':') {
+            s++;
+        }
+        if (*s) {
+            if ((om = digits(&s, 2)) < 0 || om > 59) {
+                return 0;
+            }
+        }
+        off = sign * (oh * 60 + om);
+    }
+    else {
+        return 0;                    /* the contract wants an offset or Z */
+    }
+    if (*s) {
+        return 0;
+    }
+    *out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec)
+            - (apr_int64_t)off * 60) * 1000000 + us;
+    /* an offset must not carry the instant out of years 1 to 9999 */
+    return *out >= days_from_civil(1, 1, 1) * 86400 * APR_INT64_C(1000000)
+           && *out < days_from_civil(10000, 1, 1) * 86400
+                     * APR_INT64_C(1000000);
+}

@@ -68,6 +68,28 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows);
 
+/* What a PATCH learns under the row lock, before anything changes. */
+typedef struct {
+    int bad_token;           /* a token was sent that names no current key */
+    int visible;             /* the caller may see the image */
+    int is_creator;
+    const char *unknown_tags;  /* ids of the body's tags that do not exist */
+    im_image_row_t row;      /* the current representation */
+} im_patch_state_t;
+
+/* Decides, under the lock, whether the change may go ahead: 0 to apply it,
+ * else an HTTP status to answer with (the transaction rolls back). */
+typedef int (*im_patch_decide_fn)(request_rec *r, void *ctx,
+                                  const im_patch_state_t *state);
+
+/* PATCH in one transaction: lock, read, decide, update, read again. */
+im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
+                                       const im_path_t *key,
+                                       const im_patch_t *patch,
+                                       im_patch_decide_fn decide, void *ctx,
+                                       int *decision,
+                                       im_image_row_t *updated);
+
 /* Register every statement with mod_dbd (post_config). */
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                   server_rec *s);
@@ -78,8 +100,17 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 int im_send_json(request_rec *r, int status, json_t *body);
 /* {"detail": detail} with a status. */
 int im_send_detail(request_rec *r, int status, const char *detail);
-/* A JSON body with an ETag that If-None-Match may turn into a 304. */
-int im_send_entity(request_rec *r, json_t *body);
+/* A JSON body with its ETag; when conditional, If-None-Match may turn it
+ * into a 304. */
+int im_send_entity(request_rec *r, json_t *body, int conditional);
+/* The ETag the representation of row would have (NULL on failure). */
+const char *im_row_etag(request_rec *r, const im_image_row_t *row);
+
+/* ---- body.c: the request body ------------------------------------------ */
+
+/* The whole body, at most limit bytes: OK, or the HTTP status to answer. */
+int im_read_body(request_rec *r, apr_off_t limit, char **body,
+                 apr_size_t *len);
 
 /* ---- handler.c ----------------------------------------------------------- */
 

@@ -42,7 +42,7 @@ int im_send_detail(request_rec *r, int status, const char *detail)
     return im_send_json(r, status, im_render_detail(detail));
 }
 
-int im_send_entity(request_rec *r, json_t *body)
+int im_send_entity(request_rec *r, json_t *body, int conditional)
 {
     apr_size_t len = 0;
     char *text = body ? im_json_dump(r->pool, body, &len) : NULL;
@@ -54,9 +54,20 @@ int im_send_entity(request_rec *r, json_t *body)
     }
     etag = im_etag(r->pool, text, len);
     apr_table_setn(r->headers_out, "ETag", etag);
-    if (im_etag_match(apr_table_get(r->headers_in, "If-None-Match"), etag,
-                      0)) {
+    if (conditional
+        && im_etag_match(apr_table_get(r->headers_in, "If-None-Match"),
+                         etag, 0)) {
         return HTTP_NOT_MODIFIED;
     }
     return send_text(r, HTTP_OK, text, len);
+}
+
+const char *im_row_etag(request_rec *r, const im_image_row_t *row)
+{
+    json_t *img = im_render_image(r->pool, row);
+    apr_size_t len = 0;
+    char *text = img ? im_json_dump(r->pool, img, &len) : NULL;
+
+    json_decref(img);
+    return text ? im_etag(r->pool, text, len) : NULL;
 }

@@ -79,8 +79,55 @@ static const char *const sql_filters[] = {
     " AND i.search_text ILIKE ALL (string_to_array(%s::text, chr(10)))"
 };
 
-enum { STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_LIST, STMT_COUNT =
-       STMT_LIST + LIST_VARIANTS };
+/* PATCH, in one transaction: lock the row first, so that the read after it
+ * (a new snapshot) sees the latest committed state; then read the caller's
+ * rights and the representation, update, and read again. */
+#define SQL_LOCK(match) \
+    "SELECT i.id FROM images i WHERE " match " FOR UPDATE"
+
+/* params: caller, tag ids to check ("1,2"), image id */
+#define SQL_PATCH_READ \
+    SQL_CALLER " SELECT c.bad_token," \
+    " (i.id IS NOT NULL AND " SQL_VISIBLE ") AS visible," \
+    " (i.created_by = c.uid) AS is_creator," \
+    " (SELECT string_agg(x::text, ',' ORDER BY x)" \
+    " FROM unnest(string_to_array(NULLIF(%s::text, ''), ',')::bigint[]) x" \
+    " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = x))," \
+    " " SQL_IMAGE_COLUMNS \
+    " FROM c LEFT JOIN (images i JOIN users u ON u.id = i.created_by)" \
+    " ON i.id = %s::bigint"
+
+/* Every writable field with a flag saying whether the body set it; the
+ * tag set moves by deleting what left it and inserting what joined it. */
+#define SQL_PATCH_UPDATE \
+    "WITH p AS (SELECT %s::bigint AS id, %s::boolean AS set_name," \
+    " %s::text AS name, %s::boolean AS set_descr, %s::text AS descr," \
+    " %s::boolean AS set_public, %s::boolean AS public," \
+    " %s::boolean AS set_end, NULLIF(%s::text, '')::timestamptz AS end_date," \
+    " %s::boolean AS set_tags," \
+    " coalesce(string_to_array(NULLIF(%s::text, ''), ',')::bigint[]," \
+    " '{}') AS tags)," \
+    " upd AS (UPDATE images i SET" \
+    " name = CASE WHEN p.set_name THEN p.name ELSE i.name END," \
+    " description = CASE WHEN p.set_descr THEN p.descr" \
+    " ELSE i.description END," \
+    " is_public = CASE WHEN p.set_public THEN p.public" \
+    " ELSE i.is_public END," \
+    " end_date = CASE WHEN p.set_end THEN p.end_date ELSE i.end_date END" \
+    " FROM p WHERE i.id = p.id RETURNING i.id)," \
+    " del AS (DELETE FROM image_tags it USING p WHERE p.set_tags" \
+    " AND it.image_id = p.id AND NOT (it.tag_id = ANY (p.tags))" \
+    " RETURNING it.tag_id)," \
+    " ins AS (INSERT INTO image_tags (image_id, tag_id)" \
+    " SELECT DISTINCT p.id, t.id FROM p JOIN tags t ON t.id = ANY (p.tags)" \
+    " WHERE p.set_tags AND NOT EXISTS (SELECT 1 FROM image_tags x" \
+    " WHERE x.image_id = p.id AND x.tag_id = t.id) RETURNING tag_id)" \
+    " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM del)," \
+    " (SELECT count(*) FROM ins)"
+
+enum { STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_LOCK_BY_ID, STMT_LOCK_BY_UUID,
+       STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
+       STMT_COUNT = STMT_LIST + LIST_VARIANTS };
 
 typedef struct {
     const char *label;
@@ -137,6 +184,14 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     stmts[STMT_GET_BY_ID].sql = SQL_GET_IMAGE("i.id = %s::bigint");
     stmts[STMT_GET_BY_UUID].label = "mod_images_get_by_uuid";
     stmts[STMT_GET_BY_UUID].sql = SQL_GET_IMAGE("i.uuid = %s::uuid");
+    stmts[STMT_LOCK_BY_ID].label = "mod_images_lock_by_id";
+    stmts[STMT_LOCK_BY_ID].sql = SQL_LOCK("i.id = %s::bigint");
+    stmts[STMT_LOCK_BY_UUID].label = "mod_images_lock_by_uuid";
+    stmts[STMT_LOCK_BY_UUID].sql = SQL_LOCK("i.uuid = %s::uuid");
+    stmts[STMT_PATCH_READ].label = "mod_images_patch_read";
+    stmts[STMT_PATCH_READ].sql = SQL_PATCH_READ;
+    stmts[STMT_PATCH_UPDATE].label = "mod_images_patch_update";
+    stmts[STMT_PATCH_UPDATE].sql = SQL_PATCH_UPDATE;
     for (i = 0; i < LIST_VARIANTS; i++) {
         stmts[STMT_LIST + i].label = apr_psprintf(pconf,
                                                   "mod_images_list_%d", i);
@@ -152,53 +207,80 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     return OK;
 }
 
-/* Run statement n once more after preparing it again on this connection;
- * the first failure may have been a reset connection that lost it. */
+/* Prepare statement n on this connection (again: a reset connection kept
+ * the old handle in dbd->prepared, but the server forgot it). */
+static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
+{
+    apr_dbd_prepared_t *stmt = NULL;
+    int rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle,
+                             stmts[n].sql, stmts[n].label, &stmt);
+
+    if (rv != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "preparing %s: %s",
+                      stmts[n].label,
+                      apr_dbd_error(dbd->driver, dbd->handle, rv));
+        return NULL;
+    }
+    apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING, stmt);
+    return stmt;
+}
+
+static apr_dbd_prepared_t *prepared(request_rec *r, ap_dbd_t *dbd, int n)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, stmts[n].label,
+                                            APR_HASH_KEY_STRING);
+    return stmt ? stmt : prepare(r, dbd, n);
+}
+
+/* One statement, no retry; logs the failure at the given level. */
+static int select_once(request_rec *r, ap_dbd_t *dbd, int n, int nargs,
+                       const char **args, apr_dbd_results_t **res,
+                       int level)
+{
+    apr_dbd_prepared_t *stmt = prepared(r, dbd, n);
+    int rv;
+
+    if (!stmt) {
+        return -1;
+    }
+    *res = NULL;
+    rv = apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, res, stmt, 1,
+                         nargs, args);
+    if (rv != 0) {
+        ap_log_rerror(APLOG_MARK, level, 0, r, "%s failed: %s",
+                      stmts[n].label,
+                      apr_dbd_error(dbd->driver, dbd->handle, rv));
+    }
+    return rv;
+}
+
+/* After a failure: is the connection (perhaps reset just now) usable? */
+static im_store_status_e failed(request_rec *r, ap_dbd_t *dbd)
+{
+    return apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle)
+           == APR_SUCCESS ? IM_STORE_ERROR : IM_STORE_UNAVAILABLE;
+}
+
+/* Run statement n; when it fails on a live connection, prepare it again
+ * and run it once more: the connection may have been reset. */
 static im_store_status_e run(request_rec *r, int n, int nargs,
                              const char **args, ap_dbd_t **dbdp,
                              apr_dbd_results_t **res)
 {
     ap_dbd_t *dbd = dbd_acquire(r);
-    apr_dbd_prepared_t *stmt;
-    int rv, attempt;
 
     *dbdp = dbd;
     if (!dbd) {
         return IM_STORE_UNAVAILABLE;
     }
-    for (attempt = 0; attempt < 2; attempt++) {
-        stmt = apr_hash_get(dbd->prepared, stmts[n].label,
-                            APR_HASH_KEY_STRING);
-        if (!stmt || attempt > 0) {
-            stmt = NULL;
-            rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle,
-                                 stmts[n].sql, stmts[n].label, &stmt);
-            if (rv != 0) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              "preparing %s: %s", stmts[n].label,
-                              apr_dbd_error(dbd->driver, dbd->handle, rv));
-                break;
-            }
-            apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING,
-                         stmt);
-        }
-        *res = NULL;
-        rv = apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, res, stmt,
-                             1, nargs, args);
-        if (rv == 0) {
-            return IM_STORE_OK;
-        }
-        ap_log_rerror(APLOG_MARK, attempt ? APLOG_ERR : APLOG_INFO, 0, r,
-                      "%s failed: %s", stmts[n].label,
-                      apr_dbd_error(dbd->driver, dbd->handle, rv));
-        /* a dead connection is reset here, or found still dead */
-        if (apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle)
-            != APR_SUCCESS) {
-            return IM_STORE_UNAVAILABLE;
-        }
+    if (select_once(r, dbd, n, nargs, args, res, APLOG_INFO) == 0) {
+        return IM_STORE_OK;
     }
-    return apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle)
-           == APR_SUCCESS ? IM_STORE_ERROR : IM_STORE_UNAVAILABLE;
+    if (failed(r, dbd) == IM_STORE_UNAVAILABLE || !prepare(r, dbd, n)) {
+        return failed(r, dbd);
+    }
+    return select_once(r, dbd, n, nargs, args, res, APLOG_ERR) == 0
+           ? IM_STORE_OK : failed(r, dbd);
 }
 
 /* Column col of row as a string, NULL for SQL NULL. */
@@ -335,4 +417,140 @@ im_store_status_e im_store_list_images(request_rec *r,
         read_image(dbd, row, 2, img);
     }
     return IM_STORE_OK;
+}
+
+/* The PATCH transaction, one attempt.  *retry is set when the first
+ * statement failed, before anything was decided: the caller may prepare
+ * the statements again and run the whole transaction once more. */
+static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
+                                    const im_caller_t *who,
+                                    const im_path_t *key,
+                                    const im_patch_t *patch,
+                                    im_patch_decide_fn decide, void *ctx,
+                                    int *decision, im_image_row_t *updated,
+                                    int *retry)
+{
+    apr_dbd_transaction_t *txn = NULL;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    im_patch_state_t state;
+    const char *id = "0", *args[11];
+    im_store_status_e st = IM_STORE_ERROR;
+
+    *retry = 0;
+    if (apr_dbd_transaction_start(dbd->driver, r->pool, dbd->handle, &txn)
+        != 0) {
+        *retry = 1;
+        return failed(r, dbd);
+    }
+    args[0] = key->kind == IM_PATH_ITEM_ID
+              ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT, key->id)
+              : key->uuid;
+    if (select_once(r, dbd, key->kind == IM_PATH_ITEM_ID ? STMT_LOCK_BY_ID
+                                                         : STMT_LOCK_BY_UUID,
+                    1, args, &res, APLOG_INFO) != 0) {
+        *retry = 1;
+        goto rollback;
+    }
+    if (apr_dbd_num_tuples(dbd->driver, res) == 1
+        && (row = get_row(r, dbd, res, 1))) {
+        id = apr_pstrdup(r->pool, col(dbd, row, 0));
+    }
+
+    /* rights and the current representation, under the lock */
+    args[0] = who->user;
+    args[1] = who->token;
+    args[2] = "1";
+    args[3] = "1";
+    args[4] = patch->set_tags ? patch->tags : "";
+    args[5] = id;
+    if (select_once(r, dbd, STMT_PATCH_READ, 6, args, &res, APLOG_ERR) != 0
+        || apr_dbd_num_tuples(dbd->driver, res) != 1
+        || !(row = get_row(r, dbd, res, 1))) {
+        goto rollback;
+    }
+    state.bad_token = is_true(col(dbd, row, 0));
+    state.visible = is_true(col(dbd, row, 1));
+    state.is_creator = is_true(col(dbd, row, 2));
+    state.unknown_tags = col(dbd, row, 3);
+    read_image(dbd, row, 4, &state.row);
+    if ((*decision = decide(r, ctx, &state)) != 0) {
+        st = IM_STORE_OK;                 /* answered without a change */
+        goto rollback;
+    }
+
+    if (patch->set_name || patch->set_description || patch->set_is_public
+        || patch->set_end_date || patch->set_tags) {
+        args[0] = id;
+        args[1] = patch->set_name ? "t" : "f";
+        args[2] = patch->set_name ? patch->name : "";
+        args[3] = patch->set_description ? "t" : "f";
+        args[4] = patch->set_description ? patch->description : "";
+        args[5] = patch->set_is_public ? "t" : "f";
+        args[6] = patch->is_public ? "t" : "f";
+        args[7] = patch->set_end_date ? "t" : "f";
+        args[8] = patch->end_date ? patch->end_date : "";
+        args[9] = patch->set_tags ? "t" : "f";
+        args[10] = patch->set_tags ? patch->tags : "";
+        if (select_once(r, dbd, STMT_PATCH_UPDATE, 11, args, &res,
+                        APLOG_ERR) != 0) {
+            goto rollback;
+        }
+        /* the new representation, even when it is no longer visible */
+        args[0] = who->user;
+        args[1] = who->token;
+        args[2] = "1";
+        args[3] = "1";
+        args[4] = "";
+        args[5] = id;
+        if (select_once(r, dbd, STMT_PATCH_READ, 6, args, &res,
+                        APLOG_ERR) != 0
+            || apr_dbd_num_tuples(dbd->driver, res) != 1
+            || !(row = get_row(r, dbd, res, 1))) {
+            goto rollback;
+        }
+        read_image(dbd, row, 4, updated);
+    }
+    else {
+        *updated = state.row;
+    }
+    if (apr_dbd_transaction_end(dbd->driver, r->pool, txn) != 0) {
+        return failed(r, dbd);
+    }
+    return IM_STORE_OK;
+
+rollback:
+    apr_dbd_transaction_mode_set(dbd->driver, txn,
+                                 APR_DBD_TRANSACTION_ROLLBACK);
+    apr_dbd_transaction_end(dbd->driver, r->pool, txn);
+    return st == IM_STORE_OK ? st : failed(r, dbd);
+}
+
+im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
+                                       const im_path_t *key,
+                                       const im_patch_t *patch,
+                                       im_patch_decide_fn decide, void *ctx,
+                                       int *decision, im_image_row_t *updated)
+{
+    ap_dbd_t *dbd = dbd_acquire(r);
+    im_store_status_e st;
+    int retry, i;
+
+    *decision = 0;
+    if (!dbd) {
+        return IM_STORE_UNAVAILABLE;
+    }
+    st = patch_once(r, dbd, who, key, patch, decide, ctx, decision, updated,
+                    &retry);
+    if (st == IM_STORE_OK || !retry || st == IM_STORE_UNAVAILABLE) {
+        return st;
+    }
+    /* a reset connection: every statement of the transaction is gone */
+    for (i = STMT_LOCK_BY_ID; i <= STMT_PATCH_UPDATE; i++) {
+        if (!prepare(r, dbd, i)) {
+            return failed(r, dbd);
+        }
+    }
+    return patch_once(r, dbd, who, key, patch, decide, ctx, decision,
+                      updated, &retry);
 }
