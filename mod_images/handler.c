@@ -228,11 +228,6 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
 
     im_query_parse(r->pool, r->args, size < max_size ? size : max_size,
                    max_size, &q);
-    if (q.invalid_param) {
-        json_t *err = json_pack("{s:[s]}", q.invalid_param,
-                                "Null characters are not allowed.");
-        return im_send_json(r, HTTP_BAD_REQUEST, err);
-    }
     page = q.page;
     if (page == IM_PAGE_INVALID) {
         /* still ask the store: a bad token answers 401 before this 404 */
@@ -244,6 +239,12 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
     }
     if (bad_token) {
         return unauthorized(r, "Invalid token.");
+    }
+    /* after the token, as DRF authenticates before it validates filters */
+    if (q.invalid_param) {
+        json_t *err = json_pack("{s:[s]}", q.invalid_param,
+                                "Null characters are not allowed.");
+        return im_send_json(r, HTTP_BAD_REQUEST, err);
     }
     pages = count == 0 ? 1 : (count + q.page_size - 1) / q.page_size;
     if (page == IM_PAGE_LAST) {
