@@ -196,6 +196,79 @@ static void test_etag_and_token(void)
        "control byte in key");
 }
 
+static void test_time_parse(void)
+{
+    apr_int64_t t;
+
+    ok(im_time_parse("2015-03-30T18:30:45.501948Z", &t)
+       && t == APR_INT64_C(1427740245501948), "Z timestamp");
+    ok(im_time_parse("2015-03-30T20:30:45.501948+02:00", &t)
+       && t == APR_INT64_C(1427740245501948), "offset +02:00");
+    ok(im_time_parse("2015-03-30 18:30Z", &t)
+       && t == APR_INT64_C(1427740200000000), "space, no seconds");
+    ok(im_time_parse("2015-03-30T18:30:45.5-0130", &t)
+       && t == APR_INT64_C(1427740245500000) + APR_INT64_C(5400000000),
+       "fraction and -HHMM offset");
+    ok(im_time_parse("2015-03-30T18:30:45.1234567Z", &t)
+       && t % 1000000 == 123456, "seventh digit cut");
+    ok(!im_time_parse("2015-03-30T18:30:45", &t), "no offset refused");
+    ok(!im_time_parse("2015-02-29T00:00Z", &t), "no 29 February 2015");
+    ok(im_time_parse("2016-02-29T00:00Z", &t), "29 February 2016");
+    ok(!im_time_parse("2015-13-01T00:00Z", &t), "month 13");
+    ok(!im_time_parse("2015-01-01T24:00Z", &t), "hour 24");
+    ok(!im_time_parse("2015-01-01T00:00Zjunk", &t), "trailing junk");
+    ok(!im_time_parse("0001-01-01T00:00+01:00", &t), "before year 1");
+    ok(!im_time_parse("", &t), "empty");
+    ok(im_time_parse("9999-12-31T23:59:59.999999Z", &t), "last instant");
+    is_str(im_time_format(p, t), "9999-12-31T23:59:59.999999Z",
+           "formats back");
+}
+
+static void test_patch(void)
+{
+    im_patch_t pt;
+    json_t *err;
+    const char *b;
+    apr_size_t len;
+
+    b = "{\"name\": \" n \", \"tags\": [3, {\"id\": 1}], \"id\": 9,"
+        " \"end_date\": null, \"is_public\": false}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_OK,
+       "valid body");
+    is_str(pt.name, "n", "name trimmed");
+    is_str(pt.tags, "3,1", "tag ids");
+    ok(pt.set_end_date && !pt.end_date, "end_date null");
+    ok(pt.set_is_public && !pt.is_public, "is_public false");
+    ok(!pt.set_description, "description untouched");
+
+    b = "{\"name\": 5, \"bogus\": 1, \"tags\": [true]}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID,
+       "invalid fields");
+    is_str(err ? im_json_dump(p, err, &len) : NULL,
+           "{\"name\":[\"Not a valid string.\"],\"bogus\":[\"This field is "
+           "not allowed.\"],\"tags\":[\"Incorrect type. Expected pk value,"
+           " received bool.\"]}", "all field errors, in body order");
+    json_decref(err);
+
+    b = "{\"a\": 1, \"a\": 2}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_PARSE_ERROR,
+       "duplicate keys refused");
+    json_decref(err);
+    ok(im_patch_parse(p, "", 0, &pt, &err) == IM_PATCH_PARSE_ERROR,
+       "empty body refused");
+    json_decref(err);
+    ok(im_patch_parse(p, "{\"name\": \"a\\u0000\"}", 17, &pt, &err)
+       == IM_PATCH_PARSE_ERROR, "NUL in a string refused");
+    json_decref(err);
+
+    ok(im_is_json_media_type("application/json"), "application/json");
+    ok(im_is_json_media_type("Application/JSON; charset=utf-8"),
+       "with parameters, any case");
+    ok(!im_is_json_media_type("application/jsonx"), "jsonx");
+    ok(!im_is_json_media_type("text/plain"), "text/plain");
+    ok(!im_is_json_media_type(NULL), "no header");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -206,6 +279,8 @@ int main(void)
     test_time();
     test_render();
     test_etag_and_token();
+    test_time_parse();
+    test_patch();
     apr_pool_destroy(p);
     apr_terminate();
     return done_testing();
