@@ -187,9 +187,15 @@ sub start_httpd {
     open my $fh, '>', $conf or die $!;
     print $fh $self->httpd_conf;
     close $fh;
+    # scripts/test-valgrind runs every httpd under valgrind, one process
+    $self->{wrapper} //= [ split ' ', $ENV{IMAGES_TEST_WRAPPER} ]
+        if $ENV{IMAGES_TEST_WRAPPER};
     my @cmd = ($HTTPD, '-f', $conf, '-k', 'start');
     @cmd = (@{ $self->{wrapper} }, $HTTPD, '-f', $conf, '-X')
         if $self->{wrapper};
+    # scripts/test-sanitized: the ASan runtime must come first
+    local $ENV{LD_PRELOAD} = $ENV{IMAGES_TEST_PRELOAD}
+        if $ENV{IMAGES_TEST_PRELOAD};
     if ($self->{wrapper}) {
         my $pid = fork // die $!;
         if (!$pid) {
@@ -218,6 +224,11 @@ sub stop_httpd {
         kill 'TERM', $self->{wrapper_pid};
         waitpid $self->{wrapper_pid}, 0;
         delete $self->{wrapper_pid};
+        # keep what the wrapper said for the script that checks it
+        if (my $dir = $ENV{IMAGES_TEST_REPORTS}) {
+            system('cp', "$self->{dir}/wrapper.out",
+                   "$dir/" . ($0 =~ s{.*/}{}r) . ".$$.$self->{port}.txt");
+        }
         return;
     }
     my $pidfile = "$self->{dir}/httpd.pid";
