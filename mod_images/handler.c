@@ -274,6 +274,55 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
     return im_send_entity(r, body, 1);
 }
 
+/* The endpoint is the <Location> whose SetHandler put us here: of the
+ * non-regex <Location> sections of this server that set a handler and
+ * match the URI, the longest.  (Neither our own per-directory config, made
+ * only where an Images* directive appears, nor core's merged one, renamed
+ * "*If" by an <If> inside the block, knows that path.) */
+static const char *endpoint_base(request_rec *r)
+{
+    core_server_config *sconf =
+        ap_get_core_module_config(r->server->module_config);
+    ap_conf_vector_t **secs = (ap_conf_vector_t **)sconf->sec_url->elts;
+    const char *best = NULL;
+    apr_size_t best_len = 0;
+    int i;
+
+    for (i = 0; i < sconf->sec_url->nelts; i++) {
+        core_dir_config *c = ap_get_core_module_config(secs[i]);
+        apr_size_t n;
+
+        if (!c->d || c->r || !c->expr_handler || c->d[0] != '/') {
+            continue;
+        }
+        n = strlen(c->d);
+        while (n > 0 && c->d[n - 1] == '/') {
+            n--;
+        }
+        if ((!best || n > best_len) && strncmp(r->uri, c->d, n) == 0) {
+            best = c->d;
+            best_len = n;
+        }
+    }
+    return best ? apr_pstrmemdup(r->pool, best, best_len) : NULL;
+}
+
+/* Route r->uri below the endpoint.  Without a <Location> to go by
+ * (<LocationMatch>, <Directory>), the last segment names the resource. */
+static void endpoint_path(request_rec *r, im_path_t *path)
+{
+    const char *base = endpoint_base(r);
+    apr_size_t n;
+
+    if (base) {
+        n = strlen(base);
+        im_path_parse(strncmp(r->uri, base, n) == 0 ? r->uri + n : "x",
+                      path);
+        return;
+    }
+    im_path_parse(strrchr(r->uri, '/') ? strrchr(r->uri, '/') : "x", path);
+}
+
 /* The detail of an error httpd raised before the handler ran. */
 static const char *error_detail(request_rec *orig, int status)
 {
@@ -324,8 +373,6 @@ static int error_document(request_rec *r)
 int im_handler(request_rec *r)
 {
     im_dir_conf_t *conf;
-    const char *base, *rest = NULL;
-    apr_size_t blen;
     im_path_t path;
     im_caller_t who;
     int rv;
@@ -337,18 +384,20 @@ int im_handler(request_rec *r)
         return error_document(r);
     }
     conf = ap_get_module_config(r->per_dir_config, &images_module);
-    base = conf->base ? conf->base : "/images";
-    blen = strlen(base);
-    if (strncmp(r->uri, base, blen) == 0) {
-        rest = r->uri + blen;
-    }
-    im_path_parse(rest ? rest : "/-/", &path);
+    endpoint_path(r, &path);
     if (path.kind == IM_PATH_NOT_FOUND) {
         ap_discard_request_body(r);
         return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
     }
 
     apr_table_setn(r->headers_out, "Allow", allowed_methods(&path));
+    /* authentication first, as DRF does: a malformed token header is a 401
+     * whatever the method (an unknown key needs the database: GET and
+     * PATCH find that out in their one statement) */
+    if ((rv = identify(r, conf, &who)) != DECLINED) {
+        ap_discard_request_body(r);
+        return rv;
+    }
     if (r->method_number == M_OPTIONS) {
         ap_discard_request_body(r);
         r->status = HTTP_OK;
@@ -356,10 +405,6 @@ int im_handler(request_rec *r)
         return OK;
     }
     if (r->method_number == M_PATCH && path.kind != IM_PATH_COLLECTION) {
-        if ((rv = identify(r, conf, &who)) != DECLINED) {
-            ap_discard_request_body(r);
-            return rv;
-        }
         return patch_image(r, conf, &who, &path);
     }
     if (r->method_number != M_GET) {
@@ -371,9 +416,6 @@ int im_handler(request_rec *r)
     }
 
     if ((rv = ap_discard_request_body(r)) != OK) {
-        return rv;
-    }
-    if ((rv = identify(r, conf, &who)) != DECLINED) {
         return rv;
     }
     if (path.kind == IM_PATH_COLLECTION) {

@@ -13,14 +13,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
     im_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    /* <Location /images>: the endpoint's path, without a trailing slash */
-    if (dir && dir[0] == '/') {
-        apr_size_t n = strlen(dir);
-        while (n > 1 && dir[n - 1] == '/') {
-            n--;
-        }
-        conf->base = n == 1 ? "" : apr_pstrmemdup(p, dir, n);
-    }
+    (void)dir;
     conf->page_size = IM_UNSET;
     conf->max_page_size = IM_UNSET;
     conf->token_auth = IM_UNSET;
@@ -39,7 +32,6 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     im_dir_conf_t *base = basev, *add = addv;
     im_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    MERGE_PTR(base);
     MERGE(page_size);
     MERGE(max_page_size);
     MERGE(token_auth);

@@ -22,7 +22,6 @@ APLOG_USE_MODULE(images);
 /* Per-directory configuration: every field starts IM_UNSET (or NULL) so a
  * merge can tell "not said here" from a value. */
 typedef struct {
-    const char *base;        /* the <Location> path the handler serves */
     int page_size;           /* ImagesPageSize, default 100 */
     int max_page_size;       /* ImagesMaxPageSize, default 1000 */
     int token_auth;          /* ImagesTokenAuth, default On */

@@ -415,8 +415,10 @@ row('db', "pg_terminate_backend of $r->{killed} connections under load",
     ($r->{ok} // 0) > 0 && !$r->{s5xx} && !$r->{s503});
 my $fds2 = fds();
 my $rss2 = rss_kb();
-row('db', 'httpd file descriptors before/after faults', 'no growth',
-    "$fds1 -> $fds2", $fds2 <= $fds1 + 4);
+# the pool may hold up to DBDMax more connections after a burst: a leak
+# grows past that
+row('db', 'httpd file descriptors before/after faults',
+    'no growth past the pool (+24)', "$fds1 -> $fds2", $fds2 <= $fds1 + 24);
 row('db', 'httpd resident memory before/after faults', 'flat (< +25%)',
     "$rss1 KB -> $rss2 KB", $rss2 <= $rss1 * 1.25 + 4096);
 unlike_log('db');

@@ -87,15 +87,26 @@ END $$;
 CREATE OR REPLACE FUNCTION images_search_text_refresh() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'image_tags' THEN
-        UPDATE images i
-           SET search_text = images_search_text(i.id, i.name, i.description)
-         WHERE i.id IN (SELECT image_id FROM changed_rows);
-    ELSE
+    -- only the branch taken is planned, so each names only the transition
+    -- tables its trigger declares
+    IF TG_TABLE_NAME = 'tags' THEN
         UPDATE images i
            SET search_text = images_search_text(i.id, i.name, i.description)
          WHERE i.id IN (SELECT it.image_id FROM image_tags it
-                         WHERE it.tag_id IN (SELECT id FROM changed_rows));
+                         WHERE it.tag_id IN (SELECT id FROM new_rows));
+    ELSIF TG_OP = 'INSERT' THEN
+        UPDATE images i
+           SET search_text = images_search_text(i.id, i.name, i.description)
+         WHERE i.id IN (SELECT image_id FROM new_rows);
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE images i
+           SET search_text = images_search_text(i.id, i.name, i.description)
+         WHERE i.id IN (SELECT image_id FROM old_rows);
+    ELSE
+        UPDATE images i
+           SET search_text = images_search_text(i.id, i.name, i.description)
+         WHERE i.id IN (SELECT image_id FROM new_rows
+                        UNION SELECT image_id FROM old_rows);
     END IF;
     RETURN NULL;
 END $$;
@@ -107,16 +118,27 @@ CREATE TRIGGER images_search_text
 
 DROP TRIGGER IF EXISTS image_tags_search_ins ON image_tags;
 CREATE TRIGGER image_tags_search_ins AFTER INSERT ON image_tags
-    REFERENCING NEW TABLE AS changed_rows
+    REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
 DROP TRIGGER IF EXISTS image_tags_search_del ON image_tags;
 CREATE TRIGGER image_tags_search_del AFTER DELETE ON image_tags
-    REFERENCING OLD TABLE AS changed_rows
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
+DROP TRIGGER IF EXISTS image_tags_search_upd ON image_tags;
+CREATE TRIGGER image_tags_search_upd AFTER UPDATE ON image_tags
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
 DROP TRIGGER IF EXISTS tags_search_upd ON tags;
 CREATE TRIGGER tags_search_upd AFTER UPDATE ON tags
-    REFERENCING NEW TABLE AS changed_rows
+    REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
+
+-- Rows that were there before the column (an existing catalogue, or a load
+-- with the triggers off): search_text is never '' once computed, since it
+-- always holds at least the newline after the name.
+UPDATE images
+   SET search_text = images_search_text(id, name, description)
+ WHERE search_text = '';
 
 -- Listing order and keyset of every page.
 CREATE INDEX IF NOT EXISTS images_order_idx

@@ -89,4 +89,28 @@ $r = $t->request(GET => '/images/1', body => 'x' x 1000,
                  headers => { 'Content-Type' => 'text/plain' });
 is $r->{status}, 200, 'GET with a body';
 
+# ---- the endpoint is wherever <Location> puts it ---------------------------
+# Only SetHandler in the block, an <If> inside it, and module defaults in
+# <Location />: the handler still knows its base path.
+my $t2 = ImagesTest->new(conf => <<'C');
+<Location />
+    ImagesPageSize 2
+</Location>
+<Location /api/v1/images>
+    SetHandler images
+    <If "true">
+        Require all granted
+    </If>
+</Location>
+C
+is $t2->get('/api/v1/images/1')->{json}{id}, 1, 'item under /api/v1/images';
+$r = $t2->get('/api/v1/images?search=ubuntu');
+is $r->{status}, 200, 'collection under /api/v1/images';
+like $r->{json}{next}, qr{^http://127\.0\.0\.1:\d+/api/v1/images\?page=2&search=ubuntu$},
+    'links under /api/v1/images';
+is $t2->get('/api/v1/images/')->{status}, 200, 'with a trailing slash';
+is $t2->get('/api/v1/images/1/x')->{status}, 404, 'deeper path: 404';
+is $t2->get('/api/v1/imagesX')->{status}, 404, 'a longer name: 404';
+is $t2->get('/images/1')->{status}, 200, 'the shipped /images still works';
+
 done_testing;

@@ -1,0 +1,57 @@
+# sql/schema.sql is safe to run again on a live database, fills search_text
+# for rows that predate it, and keeps it right through every kind of change.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use ImagesTest;
+
+my $t = ImagesTest->new(no_httpd => 1);
+my $snapshot = sub {
+    $t->sql_value("SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
+        . " SELECT i::text x FROM images i UNION ALL SELECT u::text FROM users u"
+        . " UNION ALL SELECT t::text FROM tags t UNION ALL"
+        . " SELECT it::text FROM image_tags it UNION ALL"
+        . " SELECT v::text FROM image_versions v UNION ALL"
+        . " SELECT m::text FROM image_members m UNION ALL"
+        . " SELECT k::text FROM api_tokens k) s");
+};
+my $before = $snapshot->();
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+is $snapshot->(), $before, 'running schema.sql twice more changes no row';
+
+my $search = sub {
+    my ($id) = @_;
+    # newlines shown as | (the harness reads psql's output line by line)
+    return $t->sql_value("SELECT replace(search_text, chr(10), '|') FROM"
+                         . " images WHERE id = $id") // '';
+};
+like $search->(1), qr/Ubuntu 14\.04 LTS\|.*\|ubuntu\|Ubuntu Linux/s,
+    'search_text holds name, description and tags';
+
+# an image that predates the column
+$t->sql("ALTER TABLE images DISABLE TRIGGER images_search_text;"
+        . " INSERT INTO images (id, name, description, created_by)"
+        . " VALUES (500, 'Legacy', 'old row', 1);"
+        . " ALTER TABLE images ENABLE TRIGGER images_search_text;");
+is $search->(500), '', 'a row loaded without the trigger has none';
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+is $search->(500), "Legacy|old row", 'schema.sql fills it in';
+
+$t->sql("INSERT INTO image_tags VALUES (500, 4)");
+like $search->(500), qr/\|gpu\|/, 'tag added';
+$t->sql("UPDATE image_tags SET tag_id = 2 WHERE image_id = 500");
+unlike $search->(500), qr/\|gpu\|/, 'tag link moved: old tag gone';
+like $search->(500), qr/\|centos\|/, 'tag link moved: new tag there';
+$t->sql("UPDATE tags SET description = 'Community ENTerprise OS' WHERE id = 2");
+like $search->(500), qr/Community ENTerprise OS/, 'tag description changed';
+$t->sql("UPDATE images SET name = 'Renamed' WHERE id = 500");
+like $search->(500), qr/^Renamed\|/, 'name changed';
+$t->sql("DELETE FROM image_tags WHERE image_id = 500");
+is $search->(500), "Renamed|old row", 'tag removed';
+$t->sql("INSERT INTO image_tags VALUES (500, 1), (500, 3)");
+$t->sql("DELETE FROM tags WHERE id = 3");
+unlike $search->(500), qr/docker/, 'deleted tag leaves search_text';
+
+done_testing;
