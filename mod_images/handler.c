@@ -360,6 +360,8 @@ static int error_document(request_rec *r)
     request_rec *orig = r->prev;
     int status;
 
+    im_cors_headers(r, ap_get_module_config(r->per_dir_config,
+                                            &images_module));
     while (orig->prev) {
         orig = orig->prev;
     }
@@ -384,6 +386,7 @@ int im_handler(request_rec *r)
         return error_document(r);
     }
     conf = ap_get_module_config(r->per_dir_config, &images_module);
+    im_cors_headers(r, conf);
     endpoint_path(r, &path);
     if (path.kind == IM_PATH_NOT_FOUND) {
         ap_discard_request_body(r);
@@ -391,6 +394,13 @@ int im_handler(request_rec *r)
     }
 
     apr_table_setn(r->headers_out, "Allow", allowed_methods(&path));
+    if (im_cors_is_preflight(r)) {
+        /* a preflight carries no credentials: answer it as it stands */
+        ap_discard_request_body(r);
+        r->status = HTTP_OK;
+        ap_set_content_length(r, 0);
+        return OK;
+    }
     /* authentication first, as DRF does: a malformed token header is a 401
      * whatever the method (an unknown key needs the database: GET and
      * PATCH find that out in their one statement) */

@@ -20,6 +20,8 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->body_limit = IM_UNSET;
     conf->base_url = NULL;
     conf->retry_after = IM_UNSET;
+    conf->cors_origins = NULL;
+    conf->cors_any = IM_UNSET;
     return conf;
 }
 
@@ -38,6 +40,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(body_limit);
     MERGE_PTR(base_url);
     MERGE(retry_after);
+    MERGE_PTR(cors_origins);
+    MERGE(cors_any);
     return conf;
 }
 
@@ -117,6 +121,33 @@ static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+/* ImagesCORSOrigins https://a.example https://b.example ... | * | None */
+static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
+                                   const char *arg)
+{
+    im_dir_conf_t *conf = cfg;
+    apr_size_t n = strlen(arg);
+
+    if (!conf->cors_origins) {
+        conf->cors_origins = apr_array_make(cmd->pool, 4, sizeof(char *));
+        conf->cors_any = 0;
+    }
+    if (strcmp(arg, "*") == 0) {
+        conf->cors_any = 1;
+        return NULL;
+    }
+    if (strcasecmp(arg, "none") == 0) {
+        return NULL;                  /* an empty list: CORS off here */
+    }
+    if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+        || strchr(arg + 8, '/') || n < 9) {
+        return "ImagesCORSOrigins takes origins such as https://example.org "
+               "(scheme, host and optional port, no path), '*' or None";
+    }
+    *(const char **)apr_array_push(conf->cors_origins) = arg;
+    return NULL;
+}
+
 static const command_rec images_cmds[] = {
     AP_INIT_TAKE1("ImagesPageSize", set_page_size, NULL,
                   RSRC_CONF | ACCESS_CONF,
@@ -141,6 +172,11 @@ static const command_rec images_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Retry-After seconds sent with 503 when the database is "
                   "down (default 5)"),
+    AP_INIT_ITERATE("ImagesCORSOrigins", add_cors_origin, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "Origins whose pages may call the API from a browser "
+                    "(CORS), '*' for any origin without credentials, or "
+                    "None (the default: no CORS headers)"),
     {NULL}
 };
 

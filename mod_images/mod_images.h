@@ -28,6 +28,10 @@ typedef struct {
     apr_off_t body_limit;    /* ImagesBodyLimit, default 64 KiB */
     const char *base_url;    /* ImagesBaseURL, default: from the request */
     int retry_after;         /* ImagesRetryAfter, default 5 seconds */
+    /* ImagesCORSOrigins: allowed origins (NULL: none, no CORS at all);
+     * cors_any for "*", which never goes with credentials */
+    apr_array_header_t *cors_origins;
+    int cors_any;
 } im_dir_conf_t;
 
 #define IM_DEFAULT_PAGE_SIZE     100
@@ -110,6 +114,15 @@ const char *im_row_etag(request_rec *r, const im_image_row_t *row);
 /* The whole body, at most limit bytes: OK, or the HTTP status to answer. */
 int im_read_body(request_rec *r, apr_off_t limit, char **body,
                  apr_size_t *len);
+
+/* ---- cors.c: cross-origin requests ------------------------------------- */
+
+/* Add the CORS headers an allowed Origin gets (to err_headers_out, so error
+ * answers carry them too); nothing for an origin that is not listed. */
+void im_cors_headers(request_rec *r, const im_dir_conf_t *conf);
+/* Whether r is a CORS preflight (OPTIONS with Origin and
+ * Access-Control-Request-Method). */
+int im_cors_is_preflight(request_rec *r);
 
 /* ---- handler.c ----------------------------------------------------------- */
 
