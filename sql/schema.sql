@@ -2,8 +2,9 @@
 -- module's queries need to stay fast (a search column kept by triggers,
 -- trigram and partial indexes).
 --
--- Re-runnable: every statement is IF NOT EXISTS / OR REPLACE, so running it
--- again on a live database changes nothing and loses no data.
+-- Re-runnable: every statement is IF NOT EXISTS / OR REPLACE (PostgreSQL 14
+-- or later), so running it again on a live database changes nothing, loses
+-- no data and never leaves a moment without the triggers.
 --
 --   psql -v ON_ERROR_STOP=1 -d images -f sql/schema.sql
 
@@ -111,25 +112,20 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER IF EXISTS images_search_text ON images;
-CREATE TRIGGER images_search_text
+CREATE OR REPLACE TRIGGER images_search_text
     BEFORE INSERT OR UPDATE OF name, description ON images
     FOR EACH ROW EXECUTE FUNCTION images_search_text_row();
 
-DROP TRIGGER IF EXISTS image_tags_search_ins ON image_tags;
-CREATE TRIGGER image_tags_search_ins AFTER INSERT ON image_tags
+CREATE OR REPLACE TRIGGER image_tags_search_ins AFTER INSERT ON image_tags
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
-DROP TRIGGER IF EXISTS image_tags_search_del ON image_tags;
-CREATE TRIGGER image_tags_search_del AFTER DELETE ON image_tags
+CREATE OR REPLACE TRIGGER image_tags_search_del AFTER DELETE ON image_tags
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
-DROP TRIGGER IF EXISTS image_tags_search_upd ON image_tags;
-CREATE TRIGGER image_tags_search_upd AFTER UPDATE ON image_tags
+CREATE OR REPLACE TRIGGER image_tags_search_upd AFTER UPDATE ON image_tags
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
-DROP TRIGGER IF EXISTS tags_search_upd ON tags;
-CREATE TRIGGER tags_search_upd AFTER UPDATE ON tags
+CREATE OR REPLACE TRIGGER tags_search_upd AFTER UPDATE ON tags
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
 
