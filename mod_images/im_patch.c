@@ -118,6 +118,44 @@ static void parse_tags(apr_pool_t *p, json_t *errors, json_t *v,
     out->tags = apr_array_pstrcat(p, ids, ',');
 }
 
+/* jansson's error text quotes the input near the error and may cut a UTF-8
+ * sequence short there: for the body {"name": "\u00é"} it ends with
+ * "near '"\u00" and the first byte of "é" only, and json_pack refuses it.
+ * Each byte that starts no valid sequence becomes U+FFFD, as in query
+ * strings. */
+static const char *utf8_repaired(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = strlen(s), i = 0, k;
+    char *out, *o, seq[5];
+
+    if (im_utf8_valid(s)) {
+        return s;
+    }
+    o = out = apr_palloc(p, 3 * n + 1);
+    while (i < n) {
+        /* the longest valid run of at most 4 bytes (one sequence's most) */
+        for (k = n - i < 4 ? n - i : 4; k > 0; k--) {
+            memcpy(seq, s + i, k);
+            seq[k] = '\0';
+            if (im_utf8_valid(seq)) {
+                break;
+            }
+        }
+        if (k == 0) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        }
+        else {
+            memcpy(o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 int im_is_json_media_type(const char *ct)
 {
     apr_size_t n;
@@ -144,8 +182,8 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
                      &jerr);
     if (!doc) {
         *error = json_pack("{s:s}", "detail",
-                           apr_pstrcat(p, "JSON parse error - ", jerr.text,
-                                       NULL));
+                           apr_pstrcat(p, "JSON parse error - ",
+                                       utf8_repaired(p, jerr.text), NULL));
         return IM_PATCH_PARSE_ERROR;
     }
     if (!json_is_object(doc)) {

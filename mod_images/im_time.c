@@ -48,7 +48,7 @@ const char *im_time_format(apr_pool_t *p, apr_int64_t micros)
 
 int im_parse_int64(const char *s, apr_int64_t *out)
 {
-    apr_int64_t v = 0;
+    apr_uint64_t v = 0, limit;
     int neg = 0;
 
     if (!s) {
@@ -61,13 +61,20 @@ int im_parse_int64(const char *s, apr_int64_t *out)
     if (!*s) {
         return 0;
     }
+    /* every bigint: the magnitude of APR_INT64_MIN is APR_INT64_MAX + 1 */
+    limit = (apr_uint64_t)APR_INT64_MAX + (apr_uint64_t)neg;
     for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > (APR_INT64_MAX - 9) / 10) {
+        unsigned int d;
+        if (*s < '0' || *s > '9') {
             return 0;
         }
-        v = v * 10 + (*s - '0');
+        d = (unsigned int)(*s - '0');
+        if (v > (limit - d) / 10) {
+            return 0;
+        }
+        v = v * 10 + d;
     }
-    *out = neg ? -v : v;
+    *out = neg && v ? -(apr_int64_t)(v - 1) - 1 : (apr_int64_t)v;
     return 1;
 }
 
@@ -154,6 +161,9 @@ int im_time_parse(const char *s, apr_int64_t *out)
         }
         if (*s == ':') {
             s++;
+            if (!*s) {
+                return 0;             /* "+05:" with no minutes */
+            }
         }
         if (*s) {
             if ((om = digits(&s, 2)) < 0 || om > 59) {

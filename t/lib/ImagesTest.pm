@@ -83,7 +83,8 @@ sub pg_ctl {
     my ($self, $what) = @_;
     my @opt = $what eq 'stop' ? ('-m', 'fast')
         : ('-o', "-p $self->{pgport} -k $self->{pgsock} -c listen_addresses=''"
-                 . " -c fsync=off -c max_connections=200");
+                 . " -c fsync=off -c max_connections=200"
+                 . ($self->{pg_options} ? " $self->{pg_options}" : ''));
     $self->run_cmd("$PGBIN/pg_ctl", '-D', $self->{pgdata}, '-w', '-l',
                    "$self->{pgdata}/log", @opt, $what);
 }

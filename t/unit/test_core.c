@@ -219,6 +219,12 @@ static void test_time_parse(void)
     ok(!im_time_parse("2015-01-01T00:00Zjunk", &t), "trailing junk");
     ok(!im_time_parse("0001-01-01T00:00+01:00", &t), "before year 1");
     ok(!im_time_parse("", &t), "empty");
+    ok(!im_time_parse("2030-01-02T03:04+05:", &t), "offset with a bare colon");
+    ok(im_parse_int64("9223372036854775807", &t) && t == APR_INT64_MAX,
+       "largest bigint parses");
+    ok(im_parse_int64("-9223372036854775808", &t) && t == APR_INT64_MIN,
+       "smallest bigint parses");
+    ok(!im_parse_int64("9223372036854775808", &t), "past it does not");
     ok(im_time_parse("9999-12-31T23:59:59.999999Z", &t), "last instant");
     is_str(im_time_format(p, t), "9999-12-31T23:59:59.999999Z",
            "formats back");
@@ -259,6 +265,11 @@ static void test_patch(void)
     json_decref(err);
     ok(im_patch_parse(p, "{\"name\": \"a\\u0000\"}", 17, &pt, &err)
        == IM_PATCH_PARSE_ERROR, "NUL in a string refused");
+    json_decref(err);
+
+    b = "{\"name\": \"\\u00\xc3\xa9\"}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_PARSE_ERROR
+       && err != NULL, "parse error quoting a cut UTF-8 sequence has a body");
     json_decref(err);
 
     ok(im_is_json_media_type("application/json"), "application/json");
