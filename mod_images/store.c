@@ -147,20 +147,24 @@ static const char *list_sql(apr_pool_t *p, int filters)
             where = apr_pstrcat(p, where, sql_filters[i], NULL);
         }
     }
+    /* f: every visible, matching image, read twice: whole for the count,
+     * and through the ordering index for the page (NOT MATERIALIZED keeps
+     * the two apart); the page carries its rows' columns, so no second
+     * pass over images.  LIMIT takes the page size again as a parameter,
+     * so the planner sees it. */
     return apr_pstrcat(p, SQL_CALLER,
-        ", f AS NOT MATERIALIZED (SELECT i.id, i.start_date FROM images i, c"
-        " WHERE ", SQL_VISIBLE, where, "),"
+        ", f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
+        SQL_VISIBLE, where, "),"
         " n AS (SELECT count(*) AS total FROM f),"
-        " pg AS (SELECT f.id, f.start_date FROM f"
-        " ORDER BY f.start_date DESC, f.id DESC"
-        " LIMIT (SELECT size FROM c)"
+        " i AS (SELECT * FROM f ORDER BY f.start_date DESC, f.id DESC"
+        " LIMIT %s::int"
         " OFFSET (SELECT CASE WHEN c.page = 0"
         " THEN greatest((n.total - 1) / c.size, 0) * c.size"
         " ELSE (c.page - 1) * c.size END FROM c, n))"
         " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
-        " FROM c CROSS JOIN n LEFT JOIN (pg JOIN images i ON i.id = pg.id"
-        " JOIN users u ON u.id = i.created_by) ON true"
-        " ORDER BY pg.start_date DESC, pg.id DESC", NULL);
+        " FROM c CROSS JOIN n LEFT JOIN (i JOIN users u"
+        " ON u.id = i.created_by) ON true"
+        " ORDER BY i.start_date DESC, i.id DESC", NULL);
 }
 
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -365,7 +369,7 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    const char *args[8];
+    const char *args[9];
     int nargs = 4, filters = 0, n, i;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -392,6 +396,7 @@ im_store_status_e im_store_list_images(request_rec *r,
         args[nargs++] = q->search_first;
         args[nargs++] = q->search_all;
     }
+    args[nargs++] = args[2];              /* LIMIT */
     st = run(r, STMT_LIST + filters, nargs, args, &dbd, &res);
     if (st != IM_STORE_OK) {
         return st;

@@ -156,7 +156,8 @@ LOC
     my $extra = $self->{conf} // '';
     my $dbd = $self->{dbdparams}
         // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
-           . " user=postgres connect_timeout=2";
+           . " user=postgres connect_timeout=2"
+           . " options='-c jit=off -c plan_cache_mode=force_custom_plan'";
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
