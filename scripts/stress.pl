@@ -285,14 +285,18 @@ for my $c (1 .. $CLIENTS) {
 my $requests = 0;
 $requests += $total{$_} for grep { /^\d+$/ } keys %total;
 my $patches = delete $total{PATCH} // 0;
+# 599 is HTTP::Tiny's own "no answer in time", not the server's status
 my $fivexx = 0;
-$fivexx += $total{$_} for grep { /^5/ } keys %total;
+$fivexx += $total{$_} for grep { /^5/ && $_ != 599 } keys %total;
+my $timeouts = $total{599} // 0;
+# under valgrind (one slow process) client timeouts are expected
+my $slow = $ENV{IMAGES_TEST_WRAPPER} ? 1 : 0;
 my $rate = $requests / $SECONDS;
 row('load', "$CLIENTS clients, GET/list/search/PATCH, ${SECONDS}s",
     'no 5xx', sprintf('%d requests (%.0f/s, %d PATCH), statuses %s',
                       $requests, $rate, $patches,
                       join(' ', map { "$_:$total{$_}" } sort keys %total)),
-    !$fivexx && $requests > 0);
+    !$fivexx && $requests > 0 && ($slow || !$timeouts));
 row('load', 'PATCHes lost (last 200 not in the row)', 0,
     scalar(@lost) . ' of ' . $CLIENTS, !@lost);
 row('load', 'PATCHes torn (name and description apart)', 0,
