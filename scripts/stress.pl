@@ -415,11 +415,15 @@ $r = under_load($o{short} ? 4 : 15, sub {
         . " WHERE datname = 'images' AND pid <> pg_backend_pid()");
     return (killed => $killed);
 });
+# A killed connection is reset and its statement run again; only a kill
+# that lands while a connection is still starting can cost its one request
+# a 503 (with Retry-After), never a 500.
 row('db', "pg_terminate_backend of $r->{killed} connections under load",
-    'no 5xx', sprintf('wrk: %d 200, %d 503, %d other 5xx, %d other',
-                      $r->{ok} // 0, $r->{s503} // 0, $r->{s5xx} // 0,
-                      $r->{other} // 0),
-    ($r->{ok} // 0) > 0 && !$r->{s5xx} && !$r->{s503});
+    'no 500; 503 only for a killed start', sprintf('wrk: %d 200, %d 503,'
+        . ' %d other 5xx, %d other', $r->{ok} // 0, $r->{s503} // 0,
+        $r->{s5xx} // 0, $r->{other} // 0),
+    ($r->{ok} // 0) > 0 && !$r->{s5xx}
+    && ($r->{s503} // 0) <= ($r->{killed} // 0));
 my $fds2 = fds();
 my $rss2 = rss_kb();
 # the pool may hold up to DBDMax more connections after a burst: a leak
