@@ -69,6 +69,9 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 #define FILTER_TAG     2
 #define FILTER_SEARCH  4
 #define LIST_VARIANTS  8
+/* how many times the list statement names the filters: four parts of the
+ * count, one for the page */
+#define LIST_FILTER_USES 5
 
 static const char *const sql_filters[] = {
     " AND i.created_by = (SELECT id FROM users WHERE username = %s::text)",
@@ -147,15 +150,30 @@ static const char *list_sql(apr_pool_t *p, int filters)
             where = apr_pstrcat(p, where, sql_filters[i], NULL);
         }
     }
-    /* f: every visible, matching image, read twice: whole for the count,
-     * and through the ordering index for the page (NOT MATERIALIZED keeps
-     * the two apart); the page carries its rows' columns, so no second
-     * pass over images.  LIMIT takes the page size again as a parameter,
-     * so the planner sees it. */
+    /* The count adds up the four disjoint ways an image is visible, so
+     * each part has an index to answer it (the anonymous catalogue, an
+     * index-only scan of a partial index).  f, the visible set as one
+     * predicate, gives the page through the ordering index, with its
+     * rows' columns.  Every part repeats the filters' parameters (see
+     * LIST_FILTER_USES); LIMIT takes the page size again, so that the
+     * planner sees it. */
     return apr_pstrcat(p, SQL_CALLER,
-        ", f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
+        ", n AS (SELECT"
+        " (SELECT count(*) FROM images i"
+        " WHERE i.is_public AND i.end_date IS NULL", where, ")"
+        " + (SELECT count(*) FROM images i"
+        " WHERE i.is_public AND i.end_date > now()", where, ")"
+        " + (SELECT count(*) FROM images i, c WHERE NOT i.is_public"
+        " AND i.created_by = c.uid"
+        " AND (i.end_date IS NULL OR i.end_date > now())", where, ")"
+        " + (SELECT count(*) FROM images i, c, image_members m"
+        " WHERE m.user_id = c.uid AND m.image_id = i.id"
+        " AND (m.end_date IS NULL OR m.end_date > now())"
+        " AND NOT i.is_public AND i.created_by <> c.uid"
+        " AND (i.end_date IS NULL OR i.end_date > now())", where, ")"
+        " AS total),"
+        " f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
         SQL_VISIBLE, where, "),"
-        " n AS (SELECT count(*) AS total FROM f),"
         " i AS (SELECT * FROM f ORDER BY f.start_date DESC, f.id DESC"
         " LIMIT %s::int"
         " OFFSET (SELECT CASE WHEN c.page = 0"
@@ -369,8 +387,8 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    const char *args[9];
-    int nargs = 4, filters = 0, n, i;
+    const char *args[4 + 4 * LIST_FILTER_USES + 1], *fargs[4];
+    int nargs = 4, nf = 0, filters = 0, n, i, use;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     ap_dbd_t *dbd;
@@ -385,16 +403,21 @@ im_store_status_e im_store_list_images(request_rec *r,
     args[3] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, page);
     if (*q->created_by) {
         filters |= FILTER_CREATOR;
-        args[nargs++] = q->created_by;
+        fargs[nf++] = q->created_by;
     }
     if (*q->tag) {
         filters |= FILTER_TAG;
-        args[nargs++] = q->tag;
+        fargs[nf++] = q->tag;
     }
     if (q->search_terms > 0) {
         filters |= FILTER_SEARCH;
-        args[nargs++] = q->search_first;
-        args[nargs++] = q->search_all;
+        fargs[nf++] = q->search_first;
+        fargs[nf++] = q->search_all;
+    }
+    for (use = 0; use < LIST_FILTER_USES; use++) {
+        for (i = 0; i < nf; i++) {
+            args[nargs++] = fargs[i];
+        }
     }
     args[nargs++] = args[2];              /* LIMIT */
     st = run(r, STMT_LIST + filters, nargs, args, &dbd, &res);

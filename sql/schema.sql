@@ -143,6 +143,9 @@ CREATE INDEX IF NOT EXISTS images_order_idx
 CREATE INDEX IF NOT EXISTS images_public_order_idx
     ON images (start_date DESC, id DESC)
     WHERE is_public AND end_date IS NULL;
+-- Public images whose end date is still to come (counted apart).
+CREATE INDEX IF NOT EXISTS images_end_date_idx
+    ON images (end_date) WHERE end_date IS NOT NULL;
 CREATE INDEX IF NOT EXISTS images_created_by_idx
     ON images (created_by, start_date DESC, id DESC);
 CREATE INDEX IF NOT EXISTS images_search_trgm_idx
