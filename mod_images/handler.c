@@ -369,6 +369,16 @@ static int error_document(request_rec *r)
     if (status < 400 || status > 599) {
         status = HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* a Basic login refused: perhaps mod_authn_dbd's statement died with a
+     * PostgreSQL restart; one trivial statement of ours on the same
+     * connection prepares it again for the next request */
+    if ((status == HTTP_UNAUTHORIZED || status == HTTP_INTERNAL_SERVER_ERROR)
+        && ap_auth_type(orig)) {
+        const char *auth = apr_table_get(orig->headers_in, "Authorization");
+        if (auth && strncasecmp(auth, "Basic ", 6) == 0) {
+            im_store_ping(r);
+        }
+    }
     return im_send_detail(r, status, error_detail(orig, status));
 }
 

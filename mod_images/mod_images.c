@@ -9,6 +9,8 @@
 
 #include "mod_images.h"
 
+#include <apr_optional_hooks.h>
+
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
     im_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
@@ -187,6 +189,9 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
 
     ap_hook_post_config(im_store_init, NULL, before_dbd, APR_HOOK_MIDDLE);
+    /* an optional hook: no link to mod_dbd needed, nothing if it is absent */
+    APR_OPTIONAL_HOOK(dbd, post_connect, im_store_post_connect, NULL, NULL,
+                      APR_HOOK_MIDDLE);
     ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -93,6 +93,14 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        int *decision,
                                        im_image_row_t *updated);
 
+/* One trivial statement: recovers a reset connection (prepares every
+ * statement again, other modules' too) when it finds one. */
+im_store_status_e im_store_ping(request_rec *r);
+
+/* mod_dbd's post_connect hook (registered when mod_dbd offers it). */
+apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
+                                   ap_dbd_t *dbd);
+
 /* Register every statement with mod_dbd (post_config). */
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                   server_rec *s);

@@ -128,8 +128,8 @@ static const char *const sql_filters[] = {
     " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM del)," \
     " (SELECT count(*) FROM ins)"
 
-enum { STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_LOCK_BY_ID, STMT_LOCK_BY_UUID,
-       STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
+enum { STMT_PING, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_LOCK_BY_ID,
+       STMT_LOCK_BY_UUID, STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
        STMT_COUNT = STMT_LIST + LIST_VARIANTS };
 
 typedef struct {
@@ -188,7 +188,6 @@ static const char *list_sql(apr_pool_t *p, int filters)
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                   server_rec *s)
 {
-    server_rec *sp;
     int i;
 
     (void)plog;
@@ -202,6 +201,8 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    stmts[STMT_PING].label = "mod_images_ping";
+    stmts[STMT_PING].sql = "SELECT 1";
     stmts[STMT_GET_BY_ID].label = "mod_images_get_by_id";
     stmts[STMT_GET_BY_ID].sql = SQL_GET_IMAGE("i.id = %s::bigint");
     stmts[STMT_GET_BY_UUID].label = "mod_images_get_by_uuid";
@@ -220,11 +221,12 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         stmts[STMT_LIST + i].sql = list_sql(pconf, i);
     }
 
-    /* every virtual host may serve the endpoint with its own pool */
-    for (sp = s; sp; sp = sp->next) {
-        for (i = 0; i < STMT_COUNT; i++) {
-            dbd_prepare(sp, stmts[i].sql, stmts[i].label);
-        }
+    /* With the main server's mod_dbd configuration, which virtual hosts
+     * without DBD directives of their own share (registering there too
+     * would only make mod_dbd warn of "conflicting" labels).  A virtual
+     * host with a database of its own has them prepared on first use. */
+    for (i = 0; i < STMT_COUNT; i++) {
+        dbd_prepare(s, stmts[i].sql, stmts[i].label);
     }
     return OK;
 }
@@ -245,6 +247,54 @@ static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
     }
     apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING, stmt);
     return stmt;
+}
+
+/* mod_dbd's post_connect hook: keep, with each connection, every statement
+ * registered with mod_dbd for it (ours, mod_authn_dbd's, ...), so that a
+ * reset connection can have them all back. */
+apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
+                                   ap_dbd_t *dbd)
+{
+    (void)pool;
+    apr_pool_userdata_setn(cfg->queries, "mod_images_queries", NULL,
+                           dbd->pool);
+    return APR_SUCCESS;
+}
+
+/* After a reset: prepare again every statement mod_dbd prepared on this
+ * connection, so that other modules' (mod_authn_dbd's) work again too.  A
+ * statement that still exists refuses ("already exists") and stays. */
+static void prepare_all(request_rec *r, ap_dbd_t *dbd)
+{
+    apr_hash_t *queries = NULL;
+    apr_hash_index_t *hi;
+    int n;
+
+    apr_pool_userdata_get((void **)&queries, "mod_images_queries",
+                          dbd->pool);
+    if (!queries) {
+        for (n = 0; n < STMT_COUNT; n++) {
+            prepare(r, dbd, n);
+        }
+        return;
+    }
+    for (hi = apr_hash_first(r->pool, queries); hi; hi = apr_hash_next(hi)) {
+        const void *label;
+        void *query;
+        apr_dbd_prepared_t *stmt = NULL;
+
+        apr_hash_this(hi, &label, NULL, &query);
+        if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, query,
+                            label, &stmt) == 0) {
+            apr_hash_set(dbd->prepared, label, APR_HASH_KEY_STRING, stmt);
+        }
+    }
+    /* ours, where mod_dbd does not know them (a virtual host's database) */
+    for (n = 0; n < STMT_COUNT; n++) {
+        if (!apr_hash_get(queries, stmts[n].label, APR_HASH_KEY_STRING)) {
+            prepare(r, dbd, n);
+        }
+    }
 }
 
 static apr_dbd_prepared_t *prepared(request_rec *r, ap_dbd_t *dbd, int n)
@@ -298,9 +348,10 @@ static im_store_status_e run(request_rec *r, int n, int nargs,
     if (select_once(r, dbd, n, nargs, args, res, APLOG_INFO) == 0) {
         return IM_STORE_OK;
     }
-    if (failed(r, dbd) == IM_STORE_UNAVAILABLE || !prepare(r, dbd, n)) {
-        return failed(r, dbd);
+    if (failed(r, dbd) == IM_STORE_UNAVAILABLE) {
+        return IM_STORE_UNAVAILABLE;
     }
+    prepare_all(r, dbd);
     return select_once(r, dbd, n, nargs, args, res, APLOG_ERR) == 0
            ? IM_STORE_OK : failed(r, dbd);
 }
@@ -562,7 +613,7 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
 {
     ap_dbd_t *dbd = dbd_acquire(r);
     im_store_status_e st;
-    int retry, i;
+    int retry;
 
     *decision = 0;
     if (!dbd) {
@@ -574,11 +625,15 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
         return st;
     }
     /* a reset connection: every statement of the transaction is gone */
-    for (i = STMT_LOCK_BY_ID; i <= STMT_PATCH_UPDATE; i++) {
-        if (!prepare(r, dbd, i)) {
-            return failed(r, dbd);
-        }
-    }
+    prepare_all(r, dbd);
     return patch_once(r, dbd, who, key, patch, decide, ctx, decision,
                       updated, &retry);
+}
+
+im_store_status_e im_store_ping(request_rec *r)
+{
+    apr_dbd_results_t *res;
+    ap_dbd_t *dbd;
+
+    return run(r, STMT_PING, 0, NULL, &dbd, &res);
 }

@@ -19,10 +19,12 @@ sub httpd_pids {
     return join ',', $parent, sort @kids;
 }
 
-# warm every pooled connection with both statement kinds
+# warm every pooled connection with both statement kinds, and Basic logins
+# (mod_authn_dbd's statement lives on the same connections)
 for (1 .. 20) {
     $t->get('/images/1');
     $t->get('/images?search=ubuntu');
+    $t->get('/images/5', user => 'bob', password => 'bob-pw');
 }
 my $pids = httpd_pids();
 ok $pids, "httpd runs ($pids)";
@@ -46,6 +48,17 @@ my @bad = grep { $_->{status} != 200 } @after;
 is scalar(@bad), 0, 'every request after the restart is 200'
     or diag join ', ', map { "$_->{status} $_->{content}" } @bad[0 .. 2];
 is httpd_pids(), $pids, 'httpd was not restarted';
+
+# mod_authn_dbd's statement died with the old server too: a refused Basic
+# login has the module prepare every statement of that connection again, so
+# at most one login per pooled connection fails
+$t->stop_pg;
+$t->restart_pg;
+my @logins = map { $t->get('/images/5', user => 'bob', password => 'bob-pw')
+                     ->{status} } 1 .. 30;
+is_deeply [ @logins[15 .. 29] ], [ (200) x 15 ],
+    'Basic logins work again after a restart (first statuses: '
+    . join(' ', @logins[0 .. 14]) . ')';
 
 # a killed backend: the next request on that connection recovers too
 my $killed = $t->sql_value(
