@@ -51,6 +51,10 @@ typedef struct {
      * search_all holds every pattern joined by newlines. */
     int search_terms;
     const char *search_first;
+    /* the second and third longest (the longest again when there are
+     * fewer terms): all three go to the trigram index together */
+    const char *search_second;
+    const char *search_third;
     const char *search_all;
     apr_int64_t page;        /* >= 1, IM_PAGE_LAST or IM_PAGE_INVALID */
     int page_size;

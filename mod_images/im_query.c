@@ -246,14 +246,17 @@ static char *like_pattern(apr_pool_t *p, const char *term, apr_size_t len)
 static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
 {
     apr_array_header_t *pats = apr_array_make(p, 4, sizeof(char *));
-    apr_size_t longest = 0;
+    /* the three longest terms' patterns and lengths, longest first */
+    const char *lead[3] = {"", "", ""};
+    apr_size_t lead_len[3] = {0, 0, 0};
+    int k;
 
     q->search_terms = 0;
-    q->search_first = "";
     q->search_all = "";
     while (*s) {
         const char *start;
         apr_size_t len;
+        char *pat;
         while (*s && (IS_ASCII_SPACE(*s) || *s == ',')) s++;
         if (!*s) {
             break;
@@ -261,16 +264,27 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         start = s;
         while (*s && !IS_ASCII_SPACE(*s) && *s != ',') s++;
         len = s - start;
-        *(char **)apr_array_push(pats) = like_pattern(p, start, len);
-        if (len > longest) {
-            longest = len;
-            q->search_first = APR_ARRAY_IDX(pats, pats->nelts - 1, char *);
+        pat = like_pattern(p, start, len);
+        *(char **)apr_array_push(pats) = pat;
+        for (k = 0; k < 3; k++) {
+            if (len > lead_len[k]) {
+                memmove(lead + k + 1, lead + k, (2 - k) * sizeof(*lead));
+                memmove(lead_len + k + 1, lead_len + k,
+                        (2 - k) * sizeof(*lead_len));
+                lead[k] = pat;
+                lead_len[k] = len;
+                break;
+            }
         }
     }
     q->search_terms = pats->nelts;
     if (pats->nelts) {
         q->search_all = apr_array_pstrcat(p, pats, '\n');
     }
+    /* fewer than three terms: the longest stands in for the missing */
+    q->search_first = lead[0];
+    q->search_second = *lead[1] ? lead[1] : lead[0];
+    q->search_third = *lead[2] ? lead[2] : lead[0];
 }
 
 void im_query_parse(apr_pool_t *p, const char *args, int default_size,
@@ -283,6 +297,8 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
     out->created_by = "";
     out->tag = "";
     out->search_first = "";
+    out->search_second = "";
+    out->search_third = "";
     out->search_all = "";
     out->page = 1;
     out->page_size = default_size;

@@ -69,15 +69,16 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 #define FILTER_TAG     2
 #define FILTER_SEARCH  4
 #define LIST_VARIANTS  8
-/* how many times the list statement names the filters: four parts of the
- * count, one for the page */
-#define LIST_FILTER_USES 5
+/* how many times the list statement's text names the filters (f, once) */
+#define LIST_FILTER_USES 1
 
 static const char *const sql_filters[] = {
     " AND i.created_by = (SELECT id FROM users WHERE username = %s::text)",
     " AND EXISTS (SELECT 1 FROM image_tags it JOIN tags t"
     " ON t.id = it.tag_id WHERE it.image_id = i.id AND t.name = %s::text)",
-    /* the longest term leads the trigram index; every term must match */
+    /* the three longest terms lead the trigram index together (one GIN
+     * scan intersects them); every term must match */
+    " AND i.search_text ILIKE %s::text AND i.search_text ILIKE %s::text"
     " AND i.search_text ILIKE %s::text"
     " AND i.search_text ILIKE ALL (string_to_array(%s::text, chr(10)))"
 };
@@ -150,35 +151,49 @@ static const char *list_sql(apr_pool_t *p, int filters)
             where = apr_pstrcat(p, where, sql_filters[i], NULL);
         }
     }
-    /* The count adds up the four disjoint ways an image is visible, so
-     * each part has an index to answer it (the anonymous catalogue, an
-     * index-only scan of a partial index).  f, the visible set as one
-     * predicate, gives the page through the ordering index, with its
-     * rows' columns.  Every part repeats the filters' parameters (see
-     * LIST_FILTER_USES); LIMIT takes the page size again, so that the
-     * planner sees it. */
+    /* Unfiltered, the count adds up the four disjoint ways an image is
+     * visible, so that each part has an index to answer it (the anonymous
+     * catalogue: an index-only scan of a partial index).  Filtered, the
+     * filter's index narrows first and one pass over f counts.  f is the
+     * visible, matching set as one predicate; NOT MATERIALIZED lets each
+     * use plan it on its own. */
+    const char *count = filters
+        ? " n AS (SELECT count(*) AS total FROM f),"
+        : " n AS (SELECT"
+          " (SELECT count(*) FROM images i"
+          " WHERE i.is_public AND i.end_date IS NULL)"
+          " + (SELECT count(*) FROM images i"
+          " WHERE i.is_public AND i.end_date > now())"
+          " + (SELECT count(*) FROM images i, c WHERE NOT i.is_public"
+          " AND i.created_by = c.uid"
+          " AND (i.end_date IS NULL OR i.end_date > now()))"
+          " + (SELECT count(*) FROM images i, c, image_members m"
+          " WHERE m.user_id = c.uid AND m.image_id = i.id"
+          " AND (m.end_date IS NULL OR m.end_date > now())"
+          " AND NOT i.is_public AND i.created_by <> c.uid"
+          " AND (i.end_date IS NULL OR i.end_date > now()))"
+          " AS total),";
+
+    /* The page: from the front through the ordering index, or, past the
+     * middle, from the back (page=last reads one page, not the whole
+     * catalogue); only one of the two runs.  The page carries its rows'
+     * columns.  LIMIT takes the page size again as a parameter, so that
+     * the planner sees it. */
     return apr_pstrcat(p, SQL_CALLER,
-        ", n AS (SELECT"
-        " (SELECT count(*) FROM images i"
-        " WHERE i.is_public AND i.end_date IS NULL", where, ")"
-        " + (SELECT count(*) FROM images i"
-        " WHERE i.is_public AND i.end_date > now()", where, ")"
-        " + (SELECT count(*) FROM images i, c WHERE NOT i.is_public"
-        " AND i.created_by = c.uid"
-        " AND (i.end_date IS NULL OR i.end_date > now())", where, ")"
-        " + (SELECT count(*) FROM images i, c, image_members m"
-        " WHERE m.user_id = c.uid AND m.image_id = i.id"
-        " AND (m.end_date IS NULL OR m.end_date > now())"
-        " AND NOT i.is_public AND i.created_by <> c.uid"
-        " AND (i.end_date IS NULL OR i.end_date > now())", where, ")"
-        " AS total),"
-        " f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
-        SQL_VISIBLE, where, "),"
-        " i AS (SELECT * FROM f ORDER BY f.start_date DESC, f.id DESC"
-        " LIMIT %s::int"
-        " OFFSET (SELECT CASE WHEN c.page = 0"
+        ", f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
+        SQL_VISIBLE, where, "),", count,
+        " o AS (SELECT CASE WHEN c.page = 0"
         " THEN greatest((n.total - 1) / c.size, 0) * c.size"
-        " ELSE (c.page - 1) * c.size END FROM c, n))"
+        " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
+        " FROM c, n),"
+        " fwd AS (SELECT * FROM f WHERE (SELECT off <= total / 2 FROM o)"
+        " ORDER BY f.start_date DESC, f.id DESC LIMIT %s::int"
+        " OFFSET (SELECT off FROM o)),"
+        " rev AS (SELECT * FROM f WHERE (SELECT off > total / 2 FROM o)"
+        " ORDER BY f.start_date, f.id"
+        " LIMIT (SELECT least(size, greatest(total - off, 0)) FROM o)"
+        " OFFSET (SELECT greatest(total - off - size, 0) FROM o)),"
+        " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)"
         " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
         " FROM c CROSS JOIN n LEFT JOIN (i JOIN users u"
         " ON u.id = i.created_by) ON true"
@@ -438,7 +453,7 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    const char *args[4 + 4 * LIST_FILTER_USES + 1], *fargs[4];
+    const char *args[4 + 6 * LIST_FILTER_USES + 1], *fargs[6];
     int nargs = 4, nf = 0, filters = 0, n, i, use;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -463,6 +478,8 @@ im_store_status_e im_store_list_images(request_rec *r,
     if (q->search_terms > 0) {
         filters |= FILTER_SEARCH;
         fargs[nf++] = q->search_first;
+        fargs[nf++] = q->search_second;
+        fargs[nf++] = q->search_third;
         fargs[nf++] = q->search_all;
     }
     for (use = 0; use < LIST_FILTER_USES; use++) {

@@ -76,6 +76,12 @@ static void test_query(void)
     is_str(q.search_all, "%a\\%b\\_c\\\\d%\n%longestterm%",
            "LIKE metacharacters escaped");
     is_str(q.search_first, "%longestterm%", "longest term leads");
+    is_str(q.search_second, "%a\\%b\\_c\\\\d%", "second longest next");
+    is_str(q.search_third, "%longestterm%", "longest again for a third");
+    im_query_parse(p, "search=bb+a+dddd+ccc", 100, 1000, &q);
+    ok(strcmp(q.search_first, "%dddd%") == 0
+       && strcmp(q.search_second, "%ccc%") == 0
+       && strcmp(q.search_third, "%bb%") == 0, "three longest, in order");
     im_query_parse(p, "search=+,+", 100, 1000, &q);
     ok(q.search_terms == 0, "only separators: no search");
     im_query_parse(p, "search=%FF", 100, 1000, &q);
