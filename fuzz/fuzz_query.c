@@ -137,6 +137,10 @@ static void check_query(const im_list_query_t *q)
     CHECK(lines == q->search_terms);
     CHECK(strlen(q->search_first) >= 3);
     CHECK(strstr(q->search_all, q->search_first) != NULL);
+    /* the leads are terms of the search, the longest first */
+    CHECK(q->search_second && q->search_third);
+    CHECK(strstr(q->search_all, q->search_second) != NULL);
+    CHECK(strstr(q->search_all, q->search_third) != NULL);
     for (c = q->search_all; *c;) {
         size_t len = strcspn(c, "\n");
         CHECK(len >= 3 && c[0] == '%' && c[len - 1] == '%');
