@@ -36,8 +36,11 @@ static int put(json_t *obj, const char *key, json_t *value)
     return value ? json_object_set_new(obj, key, value) : -1;
 }
 
-/* [[id, name, description], ...] from the store to tag objects. */
-static json_t *render_tags(const char *text)
+/* The store's [[id, name, third], ...] to objects with keys id, name and
+ * third_key: a tag's description as it is, a version's start_date from
+ * epoch microseconds. */
+static json_t *render_triples(apr_pool_t *p, const char *text,
+                              const char *third_key, int third_is_time)
 {
     json_t *in, *out, *t;
     size_t i;
@@ -51,43 +54,19 @@ static json_t *render_tags(const char *text)
     }
     out = json_array();
     json_array_foreach(in, i, t) {
-        json_t *o = json_object();
+        json_t *o = json_object(), *third = json_array_get(t, 2);
+        if (third_is_time) {
+            third = json_is_integer(third)
+                    ? json_string(im_time_format(p,
+                          (apr_int64_t)json_integer_value(third)))
+                    : NULL;
+        }
+        else {
+            third = json_copy(third);
+        }
         if (put(o, "id", json_copy(json_array_get(t, 0)))
             || put(o, "name", json_copy(json_array_get(t, 1)))
-            || put(o, "description", json_copy(json_array_get(t, 2)))
-            || json_array_append_new(out, o)) {
-            json_decref(o);
-            json_decref(out);
-            out = NULL;
-            break;
-        }
-    }
-    json_decref(in);
-    return out;
-}
-
-/* [[id, name, start_micros], ...] from the store to version objects. */
-static json_t *render_versions(apr_pool_t *p, const char *text)
-{
-    json_t *in, *out, *v;
-    size_t i;
-
-    if (!text) {
-        return json_array();
-    }
-    if (!(in = json_loads(text, 0, NULL)) || !json_is_array(in)) {
-        json_decref(in);
-        return NULL;
-    }
-    out = json_array();
-    json_array_foreach(in, i, v) {
-        json_t *o = json_object();
-        json_t *start = json_array_get(v, 2);
-        if (!json_is_integer(start)
-            || put(o, "id", json_copy(json_array_get(v, 0)))
-            || put(o, "name", json_copy(json_array_get(v, 1)))
-            || put(o, "start_date", json_string(im_time_format(p,
-                       (apr_int64_t)json_integer_value(start))))
+            || put(o, third_key, third)
             || json_array_append_new(out, o)) {
             json_decref(o);
             json_decref(out);
@@ -118,8 +97,9 @@ json_t *im_render_image(apr_pool_t *p, const im_image_row_t *row)
                                               && row->is_public[0] == 't'))
         || put(img, "icon", str_or_null(row->icon))
         || put(img, "start_date", time_or_null(p, row->start_date))
-        || put(img, "tags", render_tags(row->tags))
-        || put(img, "versions", render_versions(p, row->versions))) {
+        || put(img, "tags", render_triples(p, row->tags, "description", 0))
+        || put(img, "versions", render_triples(p, row->versions,
+                                               "start_date", 1))) {
         json_decref(img);
         return NULL;
     }

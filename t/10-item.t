@@ -5,17 +5,15 @@ use lib 't/lib';
 use Test::More;
 use ImagesTest;
 
-my $htpasswd = "/tmp/mod_images-zed-$$.htpasswd";
-system("htpasswd -cbB $htpasswd zed zed-pw >/dev/null 2>&1") == 0
-    or BAIL_OUT('htpasswd failed');
-chmod 0644, $htpasswd;
-END { unlink $htpasswd if $htpasswd }
 
 # dbd first, then a password file for a user with no users row (zed)
-my $t = ImagesTest->new(conf_in_location => <<"C");
+my $t = ImagesTest->new(no_httpd => 1);
+my $htpasswd = $t->password_file(zed => 'zed-pw');
+$t->{conf_in_location} = <<"C";
     AuthBasicProvider dbd file
     AuthUserFile $htpasswd
 C
+$t->start_httpd;
 
 my %alice = (user => 'alice', password => 'alice-pw');
 my %bob = (user => 'bob', password => 'bob-pw');

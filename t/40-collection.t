@@ -12,17 +12,14 @@ use ImagesTest;
 # no users row: both authenticate through a password file instead, the way
 # any other authentication module would set r->user.  The file comes first:
 # mod_authn_dbd denies (does not pass on) a user whose hash is NULL.
-my $htpasswd = "/tmp/mod_images-40-$$.htpasswd";
-system("htpasswd -cbB $htpasswd dave dave-pw >/dev/null 2>&1") == 0
-    && system("htpasswd -bB $htpasswd zed zed-pw >/dev/null 2>&1") == 0
-    or BAIL_OUT('htpasswd failed');
-chmod 0644, $htpasswd;
-END { unlink $htpasswd if $htpasswd }
 
-my $t = ImagesTest->new(conf_in_location => <<"C");
+my $t = ImagesTest->new(no_httpd => 1);
+my $htpasswd = $t->password_file(dave => 'dave-pw', zed => 'zed-pw');
+$t->{conf_in_location} = <<"C";
     AuthBasicProvider file dbd
     AuthUserFile $htpasswd
 C
+$t->start_httpd;
 my $B = $t->base_url;
 
 my %anon;

@@ -8,17 +8,15 @@ use ImagesTest;
 use MIME::Base64 ();
 use POSIX ();
 
-my $htpasswd = "/tmp/mod_images-zed-$$.htpasswd";
-system("htpasswd -cbB $htpasswd zed zed-pw >/dev/null 2>&1") == 0
-    or BAIL_OUT('htpasswd failed');
-chmod 0644, $htpasswd;
-END { unlink $htpasswd if $htpasswd }
 
-my $t = ImagesTest->new(conf_in_location => <<"C");
+my $t = ImagesTest->new(no_httpd => 1);
+my $htpasswd = $t->password_file(zed => 'zed-pw');
+$t->{conf_in_location} = <<"C";
     AuthBasicProvider dbd file
     AuthUserFile $htpasswd
     ImagesBodyLimit 16384
 C
+$t->start_httpd;
 my %alice = (user => 'alice', password => 'alice-pw');
 my %alice_token = (token => 'alice-token-0123456789abcdef');
 my %bob = (user => 'bob', password => 'bob-pw');

@@ -251,6 +251,21 @@ sub error_log {
     return <$fh>;
 }
 
+# A password file for mod_authn_file (users with no users row, or none
+# with a usable hash), readable by httpd's children; removed with the rest.
+sub password_file {
+    my ($self, %users) = @_;
+    my $file = "$self->{dir}/htpasswd";
+    my $flag = '-cbB';
+    for my $user (sort keys %users) {
+        system('htpasswd', $flag, $file, $user, $users{$user}) == 0
+            or die "htpasswd failed\n";
+        $flag = '-bB';
+    }
+    chmod 0644, $file;
+    return $file;
+}
+
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
 
 # ---- requests ------------------------------------------------------------
