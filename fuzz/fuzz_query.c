@@ -108,15 +108,14 @@ static int reference_utf8_valid(const unsigned char *s)
 static void check_query(const im_list_query_t *q)
 {
     const char *c;
-    int lines;
+    int lines, k;
 
     CHECK(q->page_size >= 1 && q->page_size <= MAX_SIZE);
     CHECK(q->page >= 1 || q->page == IM_PAGE_LAST
           || q->page == IM_PAGE_INVALID);
-    CHECK(q->created_by && q->tag && q->search_first && q->search_all);
+    CHECK(q->created_by && q->tag && q->search_all);
     CHECK(im_utf8_valid(q->created_by));
     CHECK(im_utf8_valid(q->tag));
-    CHECK(im_utf8_valid(q->search_first));
     CHECK(im_utf8_valid(q->search_all));
     CHECK(stripped(q->created_by) && stripped(q->tag));
     if (q->invalid_param) {
@@ -126,25 +125,28 @@ static void check_query(const im_list_query_t *q)
     }
     CHECK(q->search_terms >= 0);
     if (q->search_terms == 0) {
-        CHECK(*q->search_first == '\0' && *q->search_all == '\0');
+        CHECK(q->search_leads == 0 && *q->search_all == '\0');
         return;
     }
-    /* one "%...%" pattern a line; search_first is the longest of them */
+    /* one "%...%" pattern a line */
     lines = 1;
     for (c = q->search_all; *c; c++) {
         lines += *c == '\n';
     }
     CHECK(lines == q->search_terms);
-    CHECK(strlen(q->search_first) >= 3);
-    CHECK(strstr(q->search_all, q->search_first) != NULL);
     /* the leads are terms of the search, the longest first */
-    CHECK(q->search_second && q->search_third);
-    CHECK(strstr(q->search_all, q->search_second) != NULL);
-    CHECK(strstr(q->search_all, q->search_third) != NULL);
+    CHECK(q->search_leads >= 1 && q->search_leads <= 3);
+    for (k = 0; k < q->search_leads; k++) {
+        CHECK(im_utf8_valid(q->search_lead[k]));
+        CHECK(strlen(q->search_lead[k]) >= 3);
+        CHECK(strstr(q->search_all, q->search_lead[k]) != NULL);
+        CHECK(k == 0 || strlen(q->search_lead[k])
+                        <= strlen(q->search_lead[k - 1]) * 2);
+    }
     for (c = q->search_all; *c;) {
         size_t len = strcspn(c, "\n");
         CHECK(len >= 3 && c[0] == '%' && c[len - 1] == '%');
-        CHECK(len <= strlen(q->search_first) * 2);  /* escapes at most double */
+        CHECK(len <= strlen(q->search_lead[0]) * 2); /* escapes at most double */
         /* a term holds no separator */
         CHECK(strcspn(c, " \t\n\v\f\r,") >= len);
         c += len + (c[len] == '\n');
@@ -183,7 +185,9 @@ static void check_link_roundtrip(apr_pool_t *p, const im_list_query_t *q,
     CHECK(strcmp(again.tag, q->tag) == 0);
     CHECK(again.search_terms == q->search_terms);
     CHECK(strcmp(again.search_all, q->search_all) == 0);
-    CHECK(strcmp(again.search_first, q->search_first) == 0);
+    CHECK(again.search_leads == q->search_leads);
+    CHECK(!q->search_leads
+          || strcmp(again.search_lead[0], q->search_lead[0]) == 0);
     CHECK(again.invalid_param == NULL);
 }
 

@@ -46,15 +46,13 @@ int im_parse_uuid(const char *s, char out[37]);
 typedef struct {
     const char *created_by;  /* "" when the filter is off */
     const char *tag;         /* "" when the filter is off */
-    /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped).
-     * search_first is the longest term (the one an index answers best);
-     * search_all holds every pattern joined by newlines. */
+    /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped):
+     * search_all holds every pattern joined by newlines; search_lead the
+     * longest, then the next two if they are long enough for the trigram
+     * index (search_leads says how many), to lead the index together. */
     int search_terms;
-    const char *search_first;
-    /* the second and third longest (the longest again when there are
-     * fewer terms): all three go to the trigram index together */
-    const char *search_second;
-    const char *search_third;
+    int search_leads;
+    const char *search_lead[3];
     const char *search_all;
     apr_int64_t page;        /* >= 1, IM_PAGE_LAST or IM_PAGE_INVALID */
     int page_size;

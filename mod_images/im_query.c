@@ -243,6 +243,9 @@ static char *like_pattern(apr_pool_t *p, const char *term, apr_size_t len)
     return out;
 }
 
+/* Shorter terms have no trigram for the index to look up. */
+#define INDEXABLE_TERM 3
+
 static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
 {
     apr_array_header_t *pats = apr_array_make(p, 4, sizeof(char *));
@@ -252,6 +255,7 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
     int k;
 
     q->search_terms = 0;
+    q->search_leads = 0;
     q->search_all = "";
     while (*s) {
         const char *start;
@@ -278,13 +282,19 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         }
     }
     q->search_terms = pats->nelts;
-    if (pats->nelts) {
-        q->search_all = apr_array_pstrcat(p, pats, '\n');
+    if (!pats->nelts) {
+        return;
     }
-    /* fewer than three terms: the longest stands in for the missing */
-    q->search_first = lead[0];
-    q->search_second = *lead[1] ? lead[1] : lead[0];
-    q->search_third = *lead[2] ? lead[2] : lead[0];
+    q->search_all = apr_array_pstrcat(p, pats, '\n');
+    /* the longest always leads; the next two when the index can use them */
+    for (k = 0; k < 3; k++) {
+        if (k == 0 || lead_len[k] >= INDEXABLE_TERM) {
+            q->search_lead[q->search_leads++] = lead[k];
+        }
+        if (lead_len[k] < INDEXABLE_TERM) {
+            break;
+        }
+    }
 }
 
 void im_query_parse(apr_pool_t *p, const char *args, int default_size,
@@ -296,10 +306,9 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
     memset(out, 0, sizeof(*out));
     out->created_by = "";
     out->tag = "";
-    out->search_first = "";
-    out->search_second = "";
-    out->search_third = "";
+
     out->search_all = "";
+    out->search_lead[0] = out->search_lead[1] = out->search_lead[2] = "";
     out->page = 1;
     out->page_size = default_size;
 

@@ -63,25 +63,25 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     " FROM c LEFT JOIN (images i JOIN users u ON u.id = i.created_by)" \
     " ON " match " AND " SQL_VISIBLE
 
-/* The collection's filters; a statement exists for each combination so
- * that every plan, generic or not, can use the index that fits. */
+/* The collection's filters; a statement exists for each combination (and
+ * for each number of search terms that lead the trigram index) so that
+ * every plan, generic or not, can use the index that fits.  A variant's
+ * number: creator (bit 0), tag (bit 1), search leads 0-3 (bits 2-3). */
 #define FILTER_CREATOR 1
 #define FILTER_TAG     2
-#define FILTER_SEARCH  4
-#define LIST_VARIANTS  8
-/* how many times the list statement's text names the filters (f, once) */
-#define LIST_FILTER_USES 1
+#define SEARCH_LEADS(v) ((v) >> 2)
+#define LIST_VARIANTS  16
 
-static const char *const sql_filters[] = {
-    " AND i.created_by = (SELECT id FROM users WHERE username = %s::text)",
+static const char *const sql_creator =
+    " AND i.created_by = (SELECT id FROM users WHERE username = %s::text)";
+static const char *const sql_tag =
     " AND EXISTS (SELECT 1 FROM image_tags it JOIN tags t"
-    " ON t.id = it.tag_id WHERE it.image_id = i.id AND t.name = %s::text)",
-    /* the three longest terms lead the trigram index together (one GIN
-     * scan intersects them); every term must match */
-    " AND i.search_text ILIKE %s::text AND i.search_text ILIKE %s::text"
-    " AND i.search_text ILIKE %s::text"
-    " AND i.search_text ILIKE ALL (string_to_array(%s::text, chr(10)))"
-};
+    " ON t.id = it.tag_id WHERE it.image_id = i.id AND t.name = %s::text)";
+/* up to three long terms lead the trigram index together (one GIN scan
+ * intersects them), then every term must match */
+static const char *const sql_search_lead = " AND i.search_text ILIKE %s::text";
+static const char *const sql_search_all =
+    " AND i.search_text ILIKE ALL (string_to_array(%s::text, chr(10)))";
 
 /* PATCH, in one transaction: lock the row first, so that the read after it
  * (a new snapshot) sees the latest committed state; then read the caller's
@@ -146,10 +146,17 @@ static const char *list_sql(apr_pool_t *p, int filters)
     const char *where = "";
     int i;
 
-    for (i = 0; i < 3; i++) {
-        if (filters & (1 << i)) {
-            where = apr_pstrcat(p, where, sql_filters[i], NULL);
-        }
+    if (filters & FILTER_CREATOR) {
+        where = apr_pstrcat(p, where, sql_creator, NULL);
+    }
+    if (filters & FILTER_TAG) {
+        where = apr_pstrcat(p, where, sql_tag, NULL);
+    }
+    for (i = 0; i < SEARCH_LEADS(filters); i++) {
+        where = apr_pstrcat(p, where, sql_search_lead, NULL);
+    }
+    if (SEARCH_LEADS(filters)) {
+        where = apr_pstrcat(p, where, sql_search_all, NULL);
     }
     /* Unfiltered, the count adds up the four disjoint ways an image is
      * visible, so that each part has an index to answer it (the anonymous
@@ -453,8 +460,8 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    const char *args[4 + 6 * LIST_FILTER_USES + 1], *fargs[6];
-    int nargs = 4, nf = 0, filters = 0, n, i, use;
+    const char *args[4 + 6 + 1];
+    int nargs = 4, filters = 0, n, i;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     ap_dbd_t *dbd;
@@ -467,25 +474,21 @@ im_store_status_e im_store_list_images(request_rec *r,
     args[1] = who->token;
     args[2] = apr_itoa(r->pool, q->page_size);
     args[3] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, page);
+    /* in the order the statement's text names them */
     if (*q->created_by) {
         filters |= FILTER_CREATOR;
-        fargs[nf++] = q->created_by;
+        args[nargs++] = q->created_by;
     }
     if (*q->tag) {
         filters |= FILTER_TAG;
-        fargs[nf++] = q->tag;
+        args[nargs++] = q->tag;
     }
     if (q->search_terms > 0) {
-        filters |= FILTER_SEARCH;
-        fargs[nf++] = q->search_first;
-        fargs[nf++] = q->search_second;
-        fargs[nf++] = q->search_third;
-        fargs[nf++] = q->search_all;
-    }
-    for (use = 0; use < LIST_FILTER_USES; use++) {
-        for (i = 0; i < nf; i++) {
-            args[nargs++] = fargs[i];
+        filters |= q->search_leads << 2;
+        for (i = 0; i < q->search_leads; i++) {
+            args[nargs++] = q->search_lead[i];
         }
+        args[nargs++] = q->search_all;
     }
     args[nargs++] = args[2];              /* LIMIT */
     st = run(r, STMT_LIST + filters, nargs, args, &dbd, &res);

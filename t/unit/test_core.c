@@ -75,13 +75,18 @@ static void test_query(void)
     im_query_parse(p, "search=a%25b_c%5Cd+longestterm", 100, 1000, &q);
     is_str(q.search_all, "%a\\%b\\_c\\\\d%\n%longestterm%",
            "LIKE metacharacters escaped");
-    is_str(q.search_first, "%longestterm%", "longest term leads");
-    is_str(q.search_second, "%a\\%b\\_c\\\\d%", "second longest next");
-    is_str(q.search_third, "%longestterm%", "longest again for a third");
-    im_query_parse(p, "search=bb+a+dddd+ccc", 100, 1000, &q);
-    ok(strcmp(q.search_first, "%dddd%") == 0
-       && strcmp(q.search_second, "%ccc%") == 0
-       && strcmp(q.search_third, "%bb%") == 0, "three longest, in order");
+    ok(q.search_leads == 2, "two long terms lead");
+    is_str(q.search_lead[0], "%longestterm%", "longest term leads");
+    is_str(q.search_lead[1], "%a\\%b\\_c\\\\d%", "second longest next");
+    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee", 100, 1000, &q);
+    ok(q.search_leads == 3 && strcmp(q.search_lead[0], "%eeeee%") == 0
+       && strcmp(q.search_lead[1], "%dddd%") == 0
+       && strcmp(q.search_lead[2], "%ccc%") == 0, "three longest, in order");
+    im_query_parse(p, "search=ge+x", 100, 1000, &q);
+    ok(q.search_leads == 1 && strcmp(q.search_lead[0], "%ge%") == 0,
+       "short terms: only the longest leads");
+    im_query_parse(p, "search=jupyter+ge", 100, 1000, &q);
+    ok(q.search_leads == 1, "a short second term does not lead");
     im_query_parse(p, "search=+,+", 100, 1000, &q);
     ok(q.search_terms == 0, "only separators: no search");
     im_query_parse(p, "search=%FF", 100, 1000, &q);
