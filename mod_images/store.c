@@ -158,41 +158,55 @@ static const char *list_sql(apr_pool_t *p, int filters)
     if (SEARCH_LEADS(filters)) {
         where = apr_pstrcat(p, where, sql_search_all, NULL);
     }
-    /* Unfiltered, the count adds up the four disjoint ways an image is
-     * visible, so that each part has an index to answer it (the anonymous
-     * catalogue: an index-only scan of a partial index).  Filtered, the
-     * filter's index narrows first and one pass over f counts.  f is the
-     * visible, matching set as one predicate; NOT MATERIALIZED lets each
-     * use plan it on its own. */
-    const char *count = filters
-        ? " n AS (SELECT count(*) AS total FROM f),"
-        : " n AS (SELECT"
-          " (SELECT count(*) FROM images i"
-          " WHERE i.is_public AND i.end_date IS NULL)"
-          " + (SELECT count(*) FROM images i"
-          " WHERE i.is_public AND i.end_date > now())"
-          " + (SELECT count(*) FROM images i, c WHERE NOT i.is_public"
-          " AND i.created_by = c.uid"
-          " AND (i.end_date IS NULL OR i.end_date > now()))"
-          " + (SELECT count(*) FROM images i, c, image_members m"
-          " WHERE m.user_id = c.uid AND m.image_id = i.id"
-          " AND (m.end_date IS NULL OR m.end_date > now())"
-          " AND NOT i.is_public AND i.created_by <> c.uid"
-          " AND (i.end_date IS NULL OR i.end_date > now()))"
-          " AS total),";
-
-    /* The page: from the front through the ordering index, or, past the
-     * middle, from the back (page=last reads one page, not the whole
-     * catalogue); only one of the two runs.  The page carries its rows'
-     * columns.  LIMIT takes the page size again as a parameter, so that
-     * the planner sees it. */
-    return apr_pstrcat(p, SQL_CALLER,
-        ", f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
-        SQL_VISIBLE, where, "),", count,
+    const char *offset =
         " o AS (SELECT CASE WHEN c.page = 0"
         " THEN greatest((n.total - 1) / c.size, 0) * c.size"
         " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
-        " FROM c, n),"
+        " FROM c, n),";
+    const char *tail = apr_pstrcat(p,
+        " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
+        " FROM c CROSS JOIN n LEFT JOIN (i JOIN users u"
+        " ON u.id = i.created_by) ON true"
+        " ORDER BY i.start_date DESC, i.id DESC", NULL);
+
+    if (filters) {
+        /* Filtered: the matching, visible set is found once, by whichever
+         * index suits the filters, kept (ids and dates only), counted, and
+         * its page sorted out of it. */
+        return apr_pstrcat(p, SQL_CALLER,
+            ", f AS MATERIALIZED (SELECT i.id, i.start_date FROM images i, c"
+            " WHERE ", SQL_VISIBLE, where, "),"
+            " n AS (SELECT count(*) AS total FROM f),", offset,
+            " pg AS (SELECT f.id FROM f"
+            " ORDER BY f.start_date DESC, f.id DESC LIMIT %s::int"
+            " OFFSET (SELECT off FROM o)),"
+            " i AS (SELECT im.* FROM pg JOIN images im ON im.id = pg.id)",
+            tail, NULL);
+    }
+
+    /* Unfiltered: the count adds up the four disjoint ways an image is
+     * visible.  The bulk, public images with no end date, is kept counted
+     * by triggers (image_counts, sql/schema.sql); the others are small and
+     * each has an index.  The page comes through the ordering index from
+     * the front or, past the middle, from the back (page=last reads one
+     * page, not the catalogue); only one of the two runs.  LIMIT takes the
+     * page size again as a parameter, so that the planner sees it. */
+    return apr_pstrcat(p, SQL_CALLER,
+        ", f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
+        SQL_VISIBLE, "),"
+        " n AS (SELECT"
+        " (SELECT n FROM image_counts WHERE what = 'public_open')"
+        " + (SELECT count(*) FROM images i"
+        " WHERE i.is_public AND i.end_date > now())"
+        " + (SELECT count(*) FROM images i, c WHERE NOT i.is_public"
+        " AND i.created_by = c.uid"
+        " AND (i.end_date IS NULL OR i.end_date > now()))"
+        " + (SELECT count(*) FROM images i, c, image_members m"
+        " WHERE m.user_id = c.uid AND m.image_id = i.id"
+        " AND (m.end_date IS NULL OR m.end_date > now())"
+        " AND NOT i.is_public AND i.created_by <> c.uid"
+        " AND (i.end_date IS NULL OR i.end_date > now()))"
+        " AS total),", offset,
         " fwd AS (SELECT * FROM f WHERE (SELECT off <= total / 2 FROM o)"
         " ORDER BY f.start_date DESC, f.id DESC LIMIT %s::int"
         " OFFSET (SELECT off FROM o)),"
@@ -200,11 +214,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " ORDER BY f.start_date, f.id"
         " LIMIT (SELECT least(size, greatest(total - off, 0)) FROM o)"
         " OFFSET (SELECT greatest(total - off - size, 0) FROM o)),"
-        " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)"
-        " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
-        " FROM c CROSS JOIN n LEFT JOIN (i JOIN users u"
-        " ON u.id = i.created_by) ON true"
-        " ORDER BY i.start_date DESC, i.id DESC", NULL);
+        " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)", tail, NULL);
 }
 
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,

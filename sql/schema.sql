@@ -143,9 +143,11 @@ CREATE INDEX IF NOT EXISTS images_order_idx
 CREATE INDEX IF NOT EXISTS images_public_order_idx
     ON images (start_date DESC, id DESC)
     WHERE is_public AND end_date IS NULL;
--- Public images whose end date is still to come (counted apart).
-CREATE INDEX IF NOT EXISTS images_end_date_idx
-    ON images (end_date) WHERE end_date IS NOT NULL;
+-- Public images whose end date is still to come (counted apart, from the
+-- index alone).
+DROP INDEX IF EXISTS images_end_date_idx;
+CREATE INDEX IF NOT EXISTS images_end_date_public_idx
+    ON images (end_date, is_public) WHERE end_date IS NOT NULL;
 CREATE INDEX IF NOT EXISTS images_created_by_idx
     ON images (created_by, start_date DESC, id DESC);
 CREATE INDEX IF NOT EXISTS images_search_trgm_idx
@@ -156,3 +158,63 @@ CREATE INDEX IF NOT EXISTS image_versions_image_idx
 CREATE INDEX IF NOT EXISTS image_members_user_idx
     ON image_members (user_id, image_id);
 CREATE INDEX IF NOT EXISTS api_tokens_user_idx ON api_tokens (user_id);
+
+-- image_counts: how many public images have no end date, the bulk of the
+-- anonymous catalogue, kept by triggers so that a page of the unfiltered
+-- collection does not count a million rows.  The triggers fire ALWAYS,
+-- also in a load under session_replication_role = replica; running this
+-- file again recounts.
+CREATE TABLE IF NOT EXISTS image_counts (
+    what text PRIMARY KEY,
+    n    bigint NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION image_counts_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    d bigint := 0;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE image_counts SET n = 0 WHERE what = 'public_open';
+        RETURN NULL;
+    END IF;
+    -- only the branch taken is planned: each names its own tables
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        d := d + (SELECT count(*) FROM new_rows
+                   WHERE is_public AND end_date IS NULL);
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        d := d - (SELECT count(*) FROM old_rows
+                   WHERE is_public AND end_date IS NULL);
+    END IF;
+    IF d <> 0 THEN
+        UPDATE image_counts SET n = n + d WHERE what = 'public_open';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER image_counts_ins AFTER INSERT ON images
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION image_counts_change();
+CREATE OR REPLACE TRIGGER image_counts_del AFTER DELETE ON images
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION image_counts_change();
+CREATE OR REPLACE TRIGGER image_counts_upd AFTER UPDATE ON images
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION image_counts_change();
+CREATE OR REPLACE TRIGGER image_counts_trunc AFTER TRUNCATE ON images
+    FOR EACH STATEMENT EXECUTE FUNCTION image_counts_change();
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_counts_ins;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_counts_del;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_counts_upd;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_counts_trunc;
+
+-- the count as it is now (the table is locked so no change slips between
+-- the count and the write)
+BEGIN;
+LOCK TABLE images IN SHARE MODE;
+INSERT INTO image_counts (what, n)
+    SELECT 'public_open', count(*) FROM images
+     WHERE is_public AND end_date IS NULL
+ON CONFLICT (what) DO UPDATE SET n = EXCLUDED.n;
+COMMIT;

@@ -54,4 +54,36 @@ $t->sql("INSERT INTO image_tags VALUES (500, 1), (500, 3)");
 $t->sql("DELETE FROM tags WHERE id = 3");
 unlike $search->(500), qr/docker/, 'deleted tag leaves search_text';
 
+# image_counts keeps the number of public images with no end date
+my $counted = sub {
+    my ($label) = @_;
+    my ($kept, $real) = @{ $t->sql("SELECT (SELECT n FROM image_counts"
+        . " WHERE what = 'public_open'), (SELECT count(*) FROM images"
+        . " WHERE is_public AND end_date IS NULL)")->[0] };
+    is $kept, $real, "image_counts right after $label ($real)";
+};
+$counted->('the sample');
+$t->sql("INSERT INTO images (name, created_by) SELECT 'n' || g, 1"
+        . " FROM generate_series(1, 50) g");
+$counted->('an insert of 50');
+$t->sql("UPDATE images SET is_public = false WHERE name IN ('n1', 'n2')");
+$counted->('making two private');
+$t->sql("UPDATE images SET end_date = now() - interval '1 day'"
+        . " WHERE name = 'n3'");
+$counted->('ending one');
+$t->sql("UPDATE images SET end_date = NULL WHERE name = 'n3'");
+$counted->('reopening it');
+$t->sql("UPDATE images SET description = 'x' WHERE name LIKE 'n%'");
+$counted->('an update that changes no count');
+$t->sql("DELETE FROM images WHERE name IN ('n4', 'n5', 'n1')");
+$counted->('a delete');
+$t->run_cmd($t->psql_args('images'), '-v', 'n=300', '-f',
+            "$ImagesTest::TOP/sql/generate.sql");
+$counted->('sql/generate.sql');
+$t->load_sql("$ImagesTest::TOP/sql/sample.sql");
+$counted->('sample.sql again (TRUNCATE)');
+$t->sql("UPDATE image_counts SET n = 12345");
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+$counted->('schema.sql recounts');
+
 done_testing;
