@@ -157,7 +157,7 @@ LOC
     my $dbd = $self->{dbdparams}
         // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
            . " user=postgres connect_timeout=2"
-           . " options='-c jit=off -c plan_cache_mode=force_custom_plan'";
+           . " options='-c jit=off'";
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
