@@ -258,8 +258,8 @@ sub password_file {
     my $file = "$self->{dir}/htpasswd";
     my $flag = '-cbB';
     for my $user (sort keys %users) {
-        system('htpasswd', $flag, $file, $user, $users{$user}) == 0
-            or die "htpasswd failed\n";
+        my $out = `htpasswd $flag \Q$file\E \Q$user\E \Q$users{$user}\E 2>&1`;
+        $? == 0 or die "htpasswd failed: $out\n";
         $flag = '-bB';
     }
     chmod 0644, $file;
