@@ -54,11 +54,17 @@ is httpd_pids(), $pids, 'httpd was not restarted';
 # at most one login per pooled connection fails
 $t->stop_pg;
 $t->restart_pg;
-my @logins = map { $t->get('/images/5', user => 'bob', password => 'bob-pw')
-                     ->{status} } 1 .. 30;
-is_deeply [ @logins[15 .. 29] ], [ (200) x 15 ],
-    'Basic logins work again after a restart (first statuses: '
-    . join(' ', @logins[0 .. 14]) . ')';
+my (@logins, $run);
+while (@logins < 60 && ($run // 0) < 10) {
+    my $st = $t->get('/images/5', user => 'bob', password => 'bob-pw')
+               ->{status};
+    push @logins, $st;
+    $run = $st == 200 ? ($run // 0) + 1 : 0;
+}
+is $run, 10, 'Basic logins work again after a restart (statuses: '
+    . join(' ', @logins) . ')';
+cmp_ok scalar(grep { $_ != 200 } @logins), '<=', 16,
+    'at most one refused login per pooled connection (DBDMax 16)';
 
 # a killed backend: the next request on that connection recovers too
 my $killed = $t->sql_value(
