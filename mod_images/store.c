@@ -43,25 +43,29 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     " WHERE m.image_id = i.id AND m.user_id = c.uid" \
     " AND (m.end_date IS NULL OR m.end_date > now())))"
 
-/* The columns of im_image_row_t, in order, for images i and users u. */
+/* The columns of im_image_row_t, in order, for images i.  Tags and
+ * versions come from the row itself (tags_json, versions_json: kept by
+ * triggers, sql/schema.sql); only once a cached version has ended are the
+ * versions read again from image_versions. */
 #define SQL_IMAGE_COLUMNS \
-    "i.id, i.uuid, i.name, u.id, u.username, i.description," \
+    "i.id, i.uuid, i.name, i.created_by," \
+    " (SELECT u.username FROM users u WHERE u.id = i.created_by)," \
+    " i.description," \
     " (extract(epoch FROM i.end_date) * 1000000)::bigint, i.is_public," \
     " i.icon, (extract(epoch FROM i.start_date) * 1000000)::bigint," \
-    " (SELECT json_agg(json_build_array(t.id, t.name, t.description)" \
-    " ORDER BY t.name COLLATE \"C\", t.id) FROM image_tags it" \
-    " JOIN tags t ON t.id = it.tag_id WHERE it.image_id = i.id)," \
+    " i.tags_json," \
+    " CASE WHEN i.versions_until IS NULL OR i.versions_until > now()" \
+    " THEN i.versions_json ELSE" \
     " (SELECT json_agg(json_build_array(v.id, v.name," \
     " (extract(epoch FROM v.start_date) * 1000000)::bigint)" \
     " ORDER BY v.start_date, v.id) FROM image_versions v" \
     " WHERE v.image_id = i.id" \
-    " AND (v.end_date IS NULL OR v.end_date > now()))"
+    " AND (v.end_date IS NULL OR v.end_date > now()))::text END"
 #define IMAGE_NCOLS 12
 
 #define SQL_GET_IMAGE(match) \
     SQL_CALLER " SELECT c.bad_token, " SQL_IMAGE_COLUMNS \
-    " FROM c LEFT JOIN (images i JOIN users u ON u.id = i.created_by)" \
-    " ON " match " AND " SQL_VISIBLE
+    " FROM c LEFT JOIN images i ON " match " AND " SQL_VISIBLE
 
 /* The collection's filters; a statement exists for each combination (and
  * for each number of search terms that lead the trigram index) so that
@@ -98,8 +102,7 @@ static const char *const sql_search_all =
     " FROM unnest(string_to_array(NULLIF(%s::text, ''), ',')::bigint[]) x" \
     " WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = x))," \
     " " SQL_IMAGE_COLUMNS \
-    " FROM c LEFT JOIN (images i JOIN users u ON u.id = i.created_by)" \
-    " ON i.id = %s::bigint"
+    " FROM c LEFT JOIN images i ON i.id = %s::bigint"
 
 /* Every writable field with a flag saying whether the body set it; the
  * tag set moves by deleting what left it and inserting what joined it. */
@@ -165,8 +168,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " FROM c, n),";
     const char *tail = apr_pstrcat(p,
         " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
-        " FROM c CROSS JOIN n LEFT JOIN (i JOIN users u"
-        " ON u.id = i.created_by) ON true"
+        " FROM c CROSS JOIN n LEFT JOIN i ON true"
         " ORDER BY i.start_date DESC, i.id DESC", NULL);
 
     if (filters) {

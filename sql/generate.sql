@@ -25,15 +25,19 @@
 --
 -- Speed: one set-based INSERT ... SELECT per table, all in one transaction,
 -- so a failure rolls everything back (trigger and index changes included).
---  * The search triggers of schema.sql (images_search_text on images,
---    image_tags_search_ins on image_tags) are disabled during the load; the
---    lock that takes keeps other sessions from writing to those tables until
---    COMMIT (readers are not blocked).  images.search_text is computed in the
---    INSERT itself from the tags each image is given, in exactly the format of
+--  * The triggers of schema.sql that keep an image's derived fields
+--    (images_search_text on images, image_tags_derived_ins on image_tags,
+--    image_versions_derived_ins on image_versions) are disabled during the
+--    load; the lock that takes keeps other sessions from writing to those
+--    tables until COMMIT (readers are not blocked).  The derived fields are
+--    computed in the images INSERT itself, from the tags and versions each
+--    image is given: search_text in exactly the format of
 --    images_search_text() (name, description, then each tag's name and
---    description in tag id order, newline-separated): writing it once is much
---    cheaper than inserting '' and updating a million rows (a second version
---    of every row and of every index entry, trigram index included).
+--    description in tag id order, newline-separated), tags_json,
+--    versions_json and versions_until with the content of
+--    images_tags_json() and the others.  Writing them once is much cheaper
+--    than updating a million rows afterwards (a second version of every row
+--    and of every index entry, trigram index included).
 --  * A load that at least doubles the number of images drops the secondary
 --    indexes and builds them again at the end (the trigram index is most of
 --    the load's time either way, and a build costs about half as much as
@@ -48,7 +52,10 @@
 --
 -- Check afterwards (slow on millions of rows; must return 0):
 --   SELECT count(*) FROM images
---    WHERE search_text IS DISTINCT FROM images_search_text(id, name, description);
+--    WHERE search_text IS DISTINCT FROM images_search_text(id, name, description)
+--       OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb
+--       OR versions_json::jsonb IS DISTINCT FROM images_versions_json(id)::jsonb
+--       OR versions_until IS DISTINCT FROM images_versions_until(id);
 
 \if :{?n}
 \else
@@ -69,7 +76,8 @@ SELECT setseed(0.4242) AS seed \gset
 BEGIN;
 
 ALTER TABLE images DISABLE TRIGGER images_search_text;
-ALTER TABLE image_tags DISABLE TRIGGER image_tags_search_ins;
+ALTER TABLE image_tags DISABLE TRIGGER image_tags_derived_ins;
+ALTER TABLE image_versions DISABLE TRIGGER image_versions_derived_ins;
 
 -- Foreign keys: every reference made here is to a row that this transaction
 -- inserted or that the SHARE locks below keep from changing, so for a
@@ -205,22 +213,35 @@ SELECT 'gen_tag_' || i,
 ON CONFLICT (name) DO NOTHING;
 
 -- The pool images draw their tags from: every tag, position in id order,
--- with the text each contributes to search_text.
+-- with the text each contributes to search_text and to tags_json.
 CREATE TEMP TABLE gen_tpool ON COMMIT DROP AS
-SELECT (row_number() OVER (ORDER BY id) - 1)::int AS pos, id,
-       chr(10) || name || chr(10) || description AS txt
+SELECT (row_number() OVER (ORDER BY id) - 1)::int AS pos, id, name,
+       chr(10) || name || chr(10) || description AS txt,
+       json_build_array(id, name, description)::text AS js
   FROM tags;
 ANALYZE gen_tpool;
 SELECT count(*) AS ntags FROM gen_tpool \gset
 
 -- The new images, everything drawn once.  Tags: k = 1..3 distinct pool
 -- positions p1, p2 = p1 + a, p3 = p1 + a + b (mod ntags, a + b < ntags);
--- p1 skewed towards the low positions.
+-- p1 skewed towards the low positions.  Versions: "1.0" from the image's
+-- start; half the images get a second one up to 180 days later, and a
+-- third of those ended their "1.0" then (ids drawn here, so that the
+-- images INSERT can write versions_json).
 CREATE TEMP TABLE gen_img ON COMMIT DROP AS
 SELECT nextval(pg_get_serial_sequence('images', 'id')) AS id,
        s.*,
        CASE WHEN s.k >= 2 THEN (s.p1 + s.a) % :ntags END AS p2,
-       CASE WHEN s.k >= 3 THEN (s.p1 + s.a + s.b) % :ntags END AS p3
+       CASE WHEN s.k >= 3 THEN (s.p1 + s.a + s.b) % :ntags END AS p3,
+       nextval(pg_get_serial_sequence('image_versions', 'id')) AS v1,
+       CASE WHEN s.r_ver < 0.5 / 3
+            THEN s.start_date + s.r_ver * 6 * interval '180 days' END
+           AS v1_end,
+       CASE WHEN s.r_ver < 0.5
+            THEN nextval(pg_get_serial_sequence('image_versions', 'id'))
+       END AS v2,
+       CASE WHEN s.r_ver < 0.3 THEN '1.1' ELSE '2.0' END AS v2_name,
+       s.start_date + s.r_ver * 2 * interval '180 days' AS v2_start
   FROM (
     SELECT g,
            floor(random() * :nusers)::int AS upos,
@@ -257,7 +278,8 @@ UPDATE gen_img SET p3 = NULL WHERE p3 IN (p1, p2);
 UPDATE gen_img SET p2 = NULL WHERE p2 = p1;
 
 INSERT INTO images (id, uuid, name, description, created_by, is_public, icon,
-                    start_date, end_date, search_text)
+                    start_date, end_date, search_text, tags_json,
+                    versions_json, versions_until)
 SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        gi.r_vis < 0.9,
        CASE WHEN gi.g % 50 = 0 THEN '/images/icons/' || lower(gi.tool1) || '.png'
@@ -271,7 +293,8 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
                      + gi.r_end * interval '300 days'
        END,
        x.name || chr(10) || x.description
-           || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, '')
+           || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, ''),
+       tj.tags_json, vj.versions_json, vj.versions_until
   FROM gen_img gi
   JOIN gen_upool u ON u.pos = gi.upos
   CROSS JOIN LATERAL (
@@ -294,7 +317,28 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
             END
   LEFT JOIN gen_tpool t3
          ON t3.pos = CASE WHEN gi.p2 IS NOT NULL AND gi.p3 IS NOT NULL
-                          THEN greatest(gi.p1, gi.p2, gi.p3) END;
+                          THEN greatest(gi.p1, gi.p2, gi.p3) END
+  -- tags_json: the (at most three) tags by name
+  CROSS JOIN LATERAL (
+      SELECT '[' || string_agg(x.js, ', ' ORDER BY x.name COLLATE "C", x.id)
+                 || ']' AS tags_json
+        FROM (VALUES (t1.id, t1.name, t1.js), (t2.id, t2.name, t2.js),
+                     (t3.id, t3.name, t3.js)) AS x (id, name, js)
+       WHERE x.id IS NOT NULL
+  ) AS tj
+  -- versions_json: those not ended, by start_date then id
+  CROSS JOIN LATERAL (
+      SELECT (json_agg(json_build_array(v.id, v.name,
+                           (extract(epoch FROM v.start) * 1000000)::bigint)
+                       ORDER BY v.start, v.id)
+                  FILTER (WHERE v.ends IS NULL OR v.ends > now()))::text
+                 AS versions_json,
+             min(v.ends) FILTER (WHERE v.ends > now()) AS versions_until
+        FROM (VALUES (gi.v1, '1.0', gi.start_date, gi.v1_end),
+                     (gi.v2, gi.v2_name, gi.v2_start, NULL)) AS v (id, name,
+                                                                 start, ends)
+       WHERE v.id IS NOT NULL
+  ) AS vj;
 
 INSERT INTO image_tags (image_id, tag_id)
 SELECT gi.id, t.id
@@ -302,21 +346,14 @@ SELECT gi.id, t.id
   CROSS JOIN LATERAL (VALUES (gi.p1), (gi.p2), (gi.p3)) AS p(pos)
   JOIN gen_tpool t ON t.pos = p.pos;
 
--- Versions: "1.0" from the image's start; half the images get a second one
--- up to 180 days later, and a third of those ended their "1.0" then.
-INSERT INTO image_versions (image_id, name, start_date, end_date)
-SELECT gi.id, v.name, v.start_date, v.end_date
+INSERT INTO image_versions (id, image_id, name, start_date, end_date)
+SELECT v.id, gi.id, v.name, v.start_date, v.end_date
   FROM gen_img gi
   CROSS JOIN LATERAL (
-      SELECT '1.0' AS name, gi.start_date,
-             CASE WHEN gi.r_ver < 0.5 / 3
-                  THEN gi.start_date + gi.r_ver * 6 * interval '180 days' END
-                 AS end_date
-      UNION ALL
-      SELECT CASE WHEN gi.r_ver < 0.3 THEN '1.1' ELSE '2.0' END,
-             gi.start_date + gi.r_ver * 2 * interval '180 days', NULL
-       WHERE gi.r_ver < 0.5
-  ) AS v;
+      VALUES (gi.v1, '1.0', gi.start_date, gi.v1_end),
+             (gi.v2, gi.v2_name, gi.v2_start, NULL)
+  ) AS v (id, name, start_date, end_date)
+ WHERE v.id IS NOT NULL;
 
 -- Shares: ~10% of the private images, with one other gen user; a third of
 -- the shares have ended.
@@ -330,8 +367,9 @@ SELECT gi.id, u.id,
 
 SELECT def FROM gen_indexes \gexec
 
-ALTER TABLE images ENABLE TRIGGER images_search_text;
-ALTER TABLE image_tags ENABLE TRIGGER image_tags_search_ins;
+ALTER TABLE images ENABLE ALWAYS TRIGGER images_search_text;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_ins;
+ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_ins;
 
 COMMIT;
 

@@ -61,10 +61,22 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     expires_at timestamptz NULL
 );
 
--- search_text: every field a search term may match (image name and
--- description, each tag's name and description), one per line.  Search terms
--- never contain whitespace, so a term matches this text exactly when it
--- matches one of the fields, and one trigram index answers the whole search.
+-- Derived fields of an image, kept by triggers so that reading an image
+-- reads one row: no join, no sub-query per image.
+--
+--   search_text     every field a search term may match (image name and
+--                   description, each tag's name and description), one per
+--                   line.  Search terms never contain whitespace, so a term
+--                   matches this text exactly when it matches one of the
+--                   fields, and one trigram index answers the whole search.
+--   tags_json       the image's tags as the module reads them, by name:
+--                   [[id, name, description], ...]; NULL for none.
+--   versions_json   its versions that had not ended when it was computed,
+--                   by start_date then id: [[id, name, start_date in
+--                   microseconds since the epoch], ...]; NULL for none.
+--   versions_until  when the first of those versions ends (NULL: none has
+--                   an end date).  From then on the module reads the
+--                   versions from image_versions instead.
 ALTER TABLE images ADD COLUMN IF NOT EXISTS search_text text NOT NULL
     DEFAULT '';
 
@@ -78,6 +90,71 @@ RETURNS text LANGUAGE sql STABLE AS $$
          WHERE it.image_id = img), '')
 $$;
 
+CREATE OR REPLACE FUNCTION images_tags_json(img bigint)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT json_agg(json_build_array(t.id, t.name, t.description)
+                    ORDER BY t.name COLLATE "C", t.id)::text
+      FROM image_tags it JOIN tags t ON t.id = it.tag_id
+     WHERE it.image_id = img
+$$;
+
+CREATE OR REPLACE FUNCTION images_versions_json(img bigint)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT json_agg(json_build_array(v.id, v.name,
+                    (extract(epoch FROM v.start_date) * 1000000)::bigint)
+                    ORDER BY v.start_date, v.id)::text
+      FROM image_versions v
+     WHERE v.image_id = img AND (v.end_date IS NULL OR v.end_date > now())
+$$;
+
+CREATE OR REPLACE FUNCTION images_versions_until(img bigint)
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT min(v.end_date) FROM image_versions v
+     WHERE v.image_id = img AND v.end_date > now()
+$$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = 'images'::regclass
+                      AND attname = 'tags_json' AND NOT attisdropped) THEN
+        -- an existing catalogue: computed once, here
+        ALTER TABLE images ADD COLUMN tags_json text,
+                           ADD COLUMN versions_json text,
+                           ADD COLUMN versions_until timestamptz;
+        UPDATE images i SET tags_json = images_tags_json(i.id),
+                            versions_json = images_versions_json(i.id),
+                            versions_until = images_versions_until(i.id);
+    END IF;
+END $$;
+
+-- The rows are locked before they are computed: a transaction changing the
+-- same image's tags or versions at the same time has then committed, and the
+-- UPDATE (a statement of its own, so a new snapshot) reads its rows too.
+-- NO KEY UPDATE does not wait for the foreign-key locks that inserting
+-- image_tags or image_versions rows takes on the image.
+CREATE OR REPLACE FUNCTION images_refresh_tags(ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM images WHERE id = ANY (ids) ORDER BY id
+        FOR NO KEY UPDATE;
+    UPDATE images i
+       SET search_text = images_search_text(i.id, i.name, i.description),
+           tags_json = images_tags_json(i.id)
+     WHERE i.id = ANY (ids);
+END $$;
+
+CREATE OR REPLACE FUNCTION images_refresh_versions(ids bigint[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM images WHERE id = ANY (ids) ORDER BY id
+        FOR NO KEY UPDATE;
+    UPDATE images i
+       SET versions_json = images_versions_json(i.id),
+           versions_until = images_versions_until(i.id)
+     WHERE i.id = ANY (ids);
+END $$;
+
 CREATE OR REPLACE FUNCTION images_search_text_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -85,49 +162,100 @@ BEGIN
     RETURN NEW;
 END $$;
 
-CREATE OR REPLACE FUNCTION images_search_text_refresh() RETURNS trigger
+-- After a statement on image_tags, tags or image_versions: the images it
+-- touched.  Only the branch taken is planned, so each names only the
+-- transition tables its trigger declares.
+CREATE OR REPLACE FUNCTION images_derived_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
 BEGIN
-    -- only the branch taken is planned, so each names only the transition
-    -- tables its trigger declares
+    IF TG_OP = 'TRUNCATE' THEN
+        IF TG_TABLE_NAME = 'image_versions' THEN
+            UPDATE images SET versions_json = NULL, versions_until = NULL
+             WHERE versions_json IS NOT NULL OR versions_until IS NOT NULL;
+        ELSE
+            UPDATE images i
+               SET search_text = images_search_text(i.id, i.name,
+                                                    i.description),
+                   tags_json = NULL
+             WHERE i.tags_json IS NOT NULL;
+        END IF;
+        RETURN NULL;
+    END IF;
     IF TG_TABLE_NAME = 'tags' THEN
-        UPDATE images i
-           SET search_text = images_search_text(i.id, i.name, i.description)
-         WHERE i.id IN (SELECT it.image_id FROM image_tags it
-                         WHERE it.tag_id IN (SELECT id FROM new_rows));
+        SELECT array_agg(DISTINCT it.image_id) INTO ids
+          FROM image_tags it WHERE it.tag_id IN (SELECT id FROM new_rows);
     ELSIF TG_OP = 'INSERT' THEN
-        UPDATE images i
-           SET search_text = images_search_text(i.id, i.name, i.description)
-         WHERE i.id IN (SELECT image_id FROM new_rows);
+        SELECT array_agg(DISTINCT image_id) INTO ids FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
-        UPDATE images i
-           SET search_text = images_search_text(i.id, i.name, i.description)
-         WHERE i.id IN (SELECT image_id FROM old_rows);
+        SELECT array_agg(DISTINCT image_id) INTO ids FROM old_rows;
     ELSE
-        UPDATE images i
-           SET search_text = images_search_text(i.id, i.name, i.description)
-         WHERE i.id IN (SELECT image_id FROM new_rows
-                        UNION SELECT image_id FROM old_rows);
+        SELECT array_agg(x.image_id) INTO ids
+          FROM (SELECT image_id FROM new_rows
+                UNION SELECT image_id FROM old_rows) x;
+    END IF;
+    IF ids IS NOT NULL THEN
+        IF TG_TABLE_NAME = 'image_versions' THEN
+            PERFORM images_refresh_versions(ids);
+        ELSE
+            PERFORM images_refresh_tags(ids);
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
+
+-- The triggers change in one transaction: never a moment without them.
+-- They fire ALWAYS, also in a load under session_replication_role = replica.
+BEGIN;
+DROP TRIGGER IF EXISTS image_tags_search_ins ON image_tags;
+DROP TRIGGER IF EXISTS image_tags_search_del ON image_tags;
+DROP TRIGGER IF EXISTS image_tags_search_upd ON image_tags;
+DROP TRIGGER IF EXISTS tags_search_upd ON tags;
+DROP FUNCTION IF EXISTS images_search_text_refresh();
 
 CREATE OR REPLACE TRIGGER images_search_text
     BEFORE INSERT OR UPDATE OF name, description ON images
     FOR EACH ROW EXECUTE FUNCTION images_search_text_row();
 
-CREATE OR REPLACE TRIGGER image_tags_search_ins AFTER INSERT ON image_tags
+CREATE OR REPLACE TRIGGER image_tags_derived_ins AFTER INSERT ON image_tags
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
-CREATE OR REPLACE TRIGGER image_tags_search_del AFTER DELETE ON image_tags
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_tags_derived_del AFTER DELETE ON image_tags
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
-CREATE OR REPLACE TRIGGER image_tags_search_upd AFTER UPDATE ON image_tags
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_tags_derived_upd AFTER UPDATE ON image_tags
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
-CREATE OR REPLACE TRIGGER tags_search_upd AFTER UPDATE ON tags
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_tags_derived_trunc AFTER TRUNCATE
+    ON image_tags FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER tags_derived_upd AFTER UPDATE ON tags
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION images_search_text_refresh();
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_versions_derived_ins AFTER INSERT
+    ON image_versions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_versions_derived_del AFTER DELETE
+    ON image_versions REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_versions_derived_upd AFTER UPDATE
+    ON image_versions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+CREATE OR REPLACE TRIGGER image_versions_derived_trunc AFTER TRUNCATE
+    ON image_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
+
+ALTER TABLE images ENABLE ALWAYS TRIGGER images_search_text;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_ins;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_del;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_upd;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_trunc;
+ALTER TABLE tags ENABLE ALWAYS TRIGGER tags_derived_upd;
+ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_ins;
+ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_del;
+ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_upd;
+ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_trunc;
+COMMIT;
 
 -- Rows that were there before the column (an existing catalogue, or a load
 -- with the triggers off): search_text is never '' once computed, since it

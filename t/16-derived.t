@@ -1,0 +1,132 @@
+# The derived fields of an image (tags_json, versions_json, versions_until,
+# search_text; sql/schema.sql) stay equal to what the tables say through
+# every kind of direct change to the tables, and the API shows the tables,
+# never a stale copy: an operator's own SQL is as good as a PATCH.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(sleep time);
+use ImagesTest;
+
+my $t = ImagesTest->new;
+
+# rows whose derived fields differ from a fresh computation
+sub stale {
+    return $t->sql_value(<<'SQL');
+SELECT count(*) FROM images
+ WHERE search_text IS DISTINCT FROM images_search_text(id, name, description)
+    OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb
+    OR versions_json::jsonb IS DISTINCT FROM images_versions_json(id)::jsonb
+    OR versions_until IS DISTINCT FROM images_versions_until(id)
+SQL
+}
+sub after {
+    my ($what, $sql) = @_;
+    $t->sql($sql) if $sql;
+    is stale(), 0, "derived fields right after $what";
+}
+sub tags_of {
+    my ($id) = @_;
+    my $r = $t->get("/images/$id");
+    return join ',', map { "$_->{id}:$_->{name}" } @{ $r->{json}{tags} || [] };
+}
+sub versions_of {
+    my ($id) = @_;
+    my $r = $t->get("/images/$id");
+    return join ',', map { $_->{name} } @{ $r->{json}{versions} || [] };
+}
+
+after('the sample');
+
+# ---- tags ----------------------------------------------------------------
+is tags_of(2), '2:centos', 'image 2 as loaded';
+after('adding tags to two images in one statement',
+      'INSERT INTO image_tags VALUES (2, 4), (2, 1), (7, 4)');
+is tags_of(2), '2:centos,4:gpu,1:ubuntu', 'new tags shown, by name';
+after('moving a tag link to another tag',
+      'UPDATE image_tags SET tag_id = 5 WHERE image_id = 2 AND tag_id = 4');
+is tags_of(2), '2:centos,1:ubuntu,5:workshop', 'moved link shown';
+after('moving a tag link to another image',
+      'UPDATE image_tags SET image_id = 8 WHERE image_id = 7 AND tag_id = 4');
+after('renaming a tag (changes the order)',
+      "UPDATE tags SET name = 'aaa-ubuntu' WHERE id = 1");
+is tags_of(2), '1:aaa-ubuntu,2:centos,5:workshop', 'renamed tag, re-ordered';
+like $t->get('/images?search=aaa-ubuntu')->{content}, qr/"id":2\b/,
+    'renamed tag found by search';
+after('a tag description change',
+      "UPDATE tags SET description = 'New words' WHERE id = 5");
+is $t->get('/images/2')->{json}{tags}[2]{description}, 'New words',
+    'new description shown';
+after('deleting a tag (cascades to its links)', 'DELETE FROM tags WHERE id = 5');
+is tags_of(2), '1:aaa-ubuntu,2:centos', 'deleted tag gone';
+after('deleting links', 'DELETE FROM image_tags WHERE image_id = 2');
+is tags_of(2), '', 'no tags: empty list';
+is $t->sql_value('SELECT tags_json IS NULL FROM images WHERE id = 2'), 't',
+    'no tags: tags_json is NULL';
+
+# ---- versions ------------------------------------------------------------
+is versions_of(2), '7.1', 'image 2 versions as loaded';
+after('adding versions',
+      "INSERT INTO image_versions (image_id, name, start_date) VALUES"
+      . " (2, '7.2', '2016-01-01'), (2, '7.0', '2014-01-01'), (3, 'x', now())");
+is versions_of(2), '7.0,7.1,7.2', 'new versions shown, by start_date';
+after('ending one', "UPDATE image_versions SET end_date = now() - interval"
+                    . " '1 second' WHERE image_id = 2 AND name = '7.0'");
+is versions_of(2), '7.1,7.2', 'ended version left out';
+after('moving a version to another image',
+      "UPDATE image_versions SET image_id = 9 WHERE image_id = 2"
+      . " AND name = '7.2'");
+is versions_of(2), '7.1', 'moved version gone';
+like versions_of(9), qr/7\.2/, 'moved version shown on its new image';
+
+# a version that ends while its copy is kept: the module reads the table
+after('a version ending in two seconds',
+      "UPDATE image_versions SET end_date = now() + interval '2 seconds'"
+      . " WHERE image_id = 2 AND name = '7.1'");
+is versions_of(2), '7.1', 'not ended yet: shown';
+sleep 2.5;
+is versions_of(2), '', 'ended since: left out, though the copy has it';
+my ($listed) = grep { $_->{id} == 2 } @{ $t->get('/images')->{json}{results} };
+is_deeply $listed->{versions}, [], 'left out in the list too';
+after('deleting versions', 'DELETE FROM image_versions WHERE image_id = 2');
+
+# ---- loads under replica mode, TRUNCATE, a catalogue older than the columns
+after('a load under session_replication_role = replica',
+      "BEGIN; SET LOCAL session_replication_role = replica;"
+      . " INSERT INTO image_tags VALUES (2, 6);"
+      . " INSERT INTO image_versions (image_id, name) VALUES (2, 'r1'); COMMIT;");
+is tags_of(2), '6:bioinformatics', 'tag loaded under replica mode shown';
+after('TRUNCATE image_versions', 'TRUNCATE image_versions');
+is versions_of(1), '', 'no versions after TRUNCATE';
+after('TRUNCATE image_tags', 'TRUNCATE image_tags');
+is tags_of(1), '', 'no tags after TRUNCATE';
+
+$t->load_sql("$ImagesTest::TOP/sql/sample.sql");
+after('sample.sql again');
+$t->sql('ALTER TABLE images DROP COLUMN tags_json, DROP COLUMN versions_json,'
+        . ' DROP COLUMN versions_until');
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+after('schema.sql on a catalogue without the columns');
+is tags_of(1), '3:docker,1:ubuntu', 'computed for existing rows';
+
+# ---- two writers of one image's tags at once -------------------------------
+# The first holds its transaction open after its trigger ran; the second's
+# trigger must wait for it and then see both tags (computing from its own
+# older snapshot would lose the first one's tag).
+my $slow = fork // die $!;
+if (!$slow) {
+    $t->sql('BEGIN; INSERT INTO image_tags VALUES (2, 4);'
+            . ' SELECT pg_sleep(1.5); COMMIT;');
+    exit 0;
+}
+sleep 0.5;
+my $t0 = time;
+$t->sql('INSERT INTO image_tags VALUES (2, 5)');
+my $waited = time - $t0;
+waitpid $slow, 0;
+cmp_ok $waited, '>', 0.5, 'the second writer waited for the first';
+is tags_of(2), '2:centos,4:gpu,5:workshop', 'both writers\' tags shown';
+after('two concurrent writers');
+
+done_testing;
