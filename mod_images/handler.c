@@ -77,7 +77,7 @@ static int get_image(request_rec *r, const im_dir_conf_t *conf,
     if (!found) {
         return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
     }
-    return im_send_entity(r, im_render_image(r->pool, &row), 1);
+    return im_send_image(r, &row, 1);
 }
 
 /* What a PATCH knows before the database is asked, and what it answers. */
@@ -198,20 +198,21 @@ static int patch_image(request_rec *r, const im_dir_conf_t *conf,
         }
         return im_send_json(r, decision, ctx.answer);
     }
-    return im_send_entity(r, im_render_image(r->pool, &updated), 0);
+    return im_send_image(r, &updated, 0);
 }
 
-/* The absolute URL of another page of this listing, or JSON null. */
-static json_t *page_link(request_rec *r, const im_dir_conf_t *conf,
-                         apr_int64_t page)
+/* The absolute URL of another page of this listing; -1 if it is not
+ * UTF-8 (a configured base URL could be anything). */
+static int page_link(im_buf_t *b, request_rec *r, const im_dir_conf_t *conf,
+                     apr_int64_t page)
 {
     const char *base = conf->base_url
         ? conf->base_url
         : ap_construct_url(r->pool, ap_escape_uri(r->pool, r->uri), r);
 
-    return json_string(apr_pstrcat(r->pool, base,
-                                   im_query_link(r->pool, r->args, page),
-                                   NULL));
+    return im_buf_string(b, apr_pstrcat(r->pool, base,
+                                        im_query_link(r->pool, r->args, page),
+                                        NULL));
 }
 
 static int list_images(request_rec *r, const im_dir_conf_t *conf,
@@ -224,7 +225,7 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
     apr_int64_t count = 0, page, pages;
     int bad_token = 0, i;
     im_store_status_e st;
-    json_t *results, *body;
+    im_buf_t b;
 
     im_query_parse(r->pool, r->args, size < max_size ? size : max_size,
                    max_size, &q);
@@ -254,24 +255,33 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
         return im_send_detail(r, HTTP_NOT_FOUND, "Invalid page.");
     }
 
-    results = json_array();
+    /* {"count", "next", "previous", "results"}, written as it goes */
+    im_buf_init(&b, r->pool, 1024 + (apr_size_t)rows->nelts * 1024);
+    im_buf_lit(&b, "{\"count\":");
+    im_buf_int64(&b, count);
+    im_buf_lit(&b, ",\"next\":");
+    if (page < pages ? page_link(&b, r, conf, page + 1)
+                     : im_buf_string(&b, NULL)) {
+        return im_send_entity(r, NULL, 0, 0);
+    }
+    im_buf_lit(&b, ",\"previous\":");
+    if (page > 1 ? page_link(&b, r, conf, page == 2 ? 0 : page - 1)
+                 : im_buf_string(&b, NULL)) {
+        return im_send_entity(r, NULL, 0, 0);
+    }
+    im_buf_lit(&b, ",\"results\":[");
     for (i = 0; i < rows->nelts; i++) {
-        json_t *img = im_render_image(r->pool,
-                                      &APR_ARRAY_IDX(rows, i, im_image_row_t));
-        if (!img || json_array_append_new(results, img)) {
-            json_decref(results);
-            return im_send_json(r, HTTP_INTERNAL_SERVER_ERROR, NULL);
+        if (i) {
+            im_buf_lit(&b, ",");
+        }
+        if (im_render_image(&b, &APR_ARRAY_IDX(rows, i, im_image_row_t))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "malformed image row from the database");
+            return im_send_entity(r, NULL, 0, 0);
         }
     }
-    body = json_object();
-    json_object_set_new(body, "count", json_integer((json_int_t)count));
-    json_object_set_new(body, "next", page < pages
-                        ? page_link(r, conf, page + 1) : json_null());
-    json_object_set_new(body, "previous", page > 1
-                        ? page_link(r, conf, page == 2 ? 0 : page - 1)
-                        : json_null());
-    json_object_set_new(body, "results", results);
-    return im_send_entity(r, body, 1);
+    im_buf_lit(&b, "]}");
+    return im_send_entity(r, b.data, b.len, 1);
 }
 
 /* The endpoint is the <Location> whose SetHandler put us here: of the

@@ -111,9 +111,25 @@ typedef struct {
     const char *versions;    /* JSON [[id, name, start_micros], ...] or NULL */
 } im_image_row_t;
 
-/* The contract representation of one image (CONTRACT.md section 3), or NULL
- * when the row is malformed. */
-json_t *im_render_image(apr_pool_t *p, const im_image_row_t *row);
+/* A growing buffer in a pool: a response body as it is written.  data is
+ * always NUL-terminated after a complete write. */
+typedef struct {
+    apr_pool_t *pool;
+    char *data;
+    apr_size_t len, cap;
+} im_buf_t;
+
+void im_buf_init(im_buf_t *b, apr_pool_t *p, apr_size_t cap);
+void im_buf_add(im_buf_t *b, const char *s, apr_size_t n);
+/* s must be a string literal (sizeof of anything else is not its length) */
+#define im_buf_lit(b, s) im_buf_add((b), "" s "", sizeof(s) - 1)
+void im_buf_int64(im_buf_t *b, apr_int64_t v);
+/* A JSON string (null for NULL); -1 if s is not valid UTF-8. */
+int im_buf_string(im_buf_t *b, const char *s);
+
+/* Append the contract representation of one image (CONTRACT.md section 3);
+ * -1, and nothing appended, when the row is malformed. */
+int im_render_image(im_buf_t *b, const im_image_row_t *row);
 
 /* {"detail": "..."} */
 json_t *im_render_detail(const char *detail);

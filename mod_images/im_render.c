@@ -1,6 +1,8 @@
 /*
- * Rendering: the image representation of CONTRACT.md section 3, error
- * bodies, compact serialisation and the ETag of what was serialised.
+ * Rendering: the image representation of CONTRACT.md section 3, written
+ * straight into a buffer (a page of images is the hot path: no JSON object
+ * tree, no parsing of the store's tags and versions into one), error
+ * bodies through jansson, and the ETag of what was written.
  */
 #include <string.h>
 
@@ -9,101 +11,441 @@
 
 #include "im_core.h"
 
-static json_t *int_or_null(const char *s)
+/* ---- the buffer ---------------------------------------------------- */
+
+void im_buf_init(im_buf_t *b, apr_pool_t *p, apr_size_t cap)
 {
-    apr_int64_t v;
-    return im_parse_int64(s, &v) ? json_integer((json_int_t)v) : NULL;
+    b->pool = p;
+    b->cap = cap ? cap : 256;
+    b->len = 0;
+    b->data = apr_palloc(p, b->cap);
 }
 
-static json_t *time_or_null(apr_pool_t *p, const char *s)
+/* Room for n more bytes and a terminating NUL. */
+static char *room(im_buf_t *b, apr_size_t n)
 {
-    apr_int64_t v;
-    if (!s) {
-        return json_null();
+    if (b->cap - b->len < n + 1) {
+        apr_size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2
+                                                     : b->len + n + 1;
+        char *grown = apr_palloc(b->pool, cap);
+        memcpy(grown, b->data, b->len);
+        b->data = grown;
+        b->cap = cap;
     }
-    return im_parse_int64(s, &v) ? json_string(im_time_format(p, v))
-                                    : NULL;
+    return b->data + b->len;
 }
 
-static json_t *str_or_null(const char *s)
+void im_buf_add(im_buf_t *b, const char *s, apr_size_t n)
 {
-    return s ? json_string(s) : json_null();
+    memcpy(room(b, n), s, n);
+    b->len += n;
 }
 
-/* Set key to value, taking the reference; a NULL value fails the object. */
-static int put(json_t *obj, const char *key, json_t *value)
+void im_buf_int64(im_buf_t *b, apr_int64_t v)
 {
-    return value ? json_object_set_new(obj, key, value) : -1;
-}
+    char digits[24], *d = digits + sizeof(digits);
+    apr_uint64_t u = v < 0 ? 0 - (apr_uint64_t)v : (apr_uint64_t)v;
 
-/* The store's [[id, name, third], ...] to objects with keys id, name and
- * third_key: a tag's description as it is, a version's start_date from
- * epoch microseconds. */
-static json_t *render_triples(apr_pool_t *p, const char *text,
-                              const char *third_key, int third_is_time)
-{
-    json_t *in, *out, *t;
-    size_t i;
-
-    if (!text) {
-        return json_array();
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--d = '-';
     }
-    if (!(in = json_loads(text, 0, NULL)) || !json_is_array(in)) {
-        json_decref(in);
-        return NULL;
+    im_buf_add(b, d, (apr_size_t)(digits + sizeof(digits) - d));
+}
+
+/* Length of the valid UTF-8 sequence at s (of n bytes left), 0 if invalid:
+ * no overlong forms, no surrogates, nothing past U+10FFFF. */
+static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
+{
+    apr_size_t len, i;
+    apr_uint32_t cp;
+
+    if (s[0] < 0x80) {
+        return 1;
     }
-    out = json_array();
-    json_array_foreach(in, i, t) {
-        json_t *o = json_object(), *third = json_array_get(t, 2);
-        if (third_is_time) {
-            third = json_is_integer(third)
-                    ? json_string(im_time_format(p,
-                          (apr_int64_t)json_integer_value(third)))
-                    : NULL;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2, cp = s[0] & 0x1F;
+    }
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3, cp = s[0] & 0x0F;
+    }
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4, cp = s[0] & 0x07;
+    }
+    else {
+        return 0;
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        return 0;
+    }
+    return len;
+}
+
+/* A JSON string with the escapes jansson writes (so that every string of a
+ * response looks the same, whichever path wrote it). */
+static int add_string(im_buf_t *b, const char *str, apr_size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    const unsigned char *run = s;
+
+    im_buf_add(b, "\"", 1);
+    while (s < end) {
+        const char *esc = NULL;
+        char u[6];
+        apr_size_t len;
+
+        if (*s >= 0x20 && *s != '"' && *s != '\\') {
+            if (*s >= 0x80) {
+                if (!(len = utf8_seq(s, (apr_size_t)(end - s)))) {
+                    return -1;
+                }
+                s += len;
+            }
+            else {
+                s++;
+            }
+            continue;
+        }
+        im_buf_add(b, (const char *)run, (apr_size_t)(s - run));
+        switch (*s) {
+        case '"':  esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        }
+        if (esc) {
+            im_buf_add(b, esc, 2);
         }
         else {
-            third = json_copy(third);
+            memcpy(u, "\\u00", 4);
+            u[4] = hex[*s >> 4];
+            u[5] = hex[*s & 15];
+            im_buf_add(b, u, 6);
         }
-        if (put(o, "id", json_copy(json_array_get(t, 0)))
-            || put(o, "name", json_copy(json_array_get(t, 1)))
-            || put(o, third_key, third)
-            || json_array_append_new(out, o)) {
-            json_decref(o);
-            json_decref(out);
-            out = NULL;
-            break;
+        run = ++s;
+    }
+    im_buf_add(b, (const char *)run, (apr_size_t)(s - run));
+    im_buf_add(b, "\"", 1);
+    return 0;
+}
+
+int im_buf_string(im_buf_t *b, const char *s)
+{
+    if (!s) {
+        im_buf_lit(b, "null");
+        return 0;
+    }
+    return add_string(b, s, strlen(s));
+}
+
+/* ---- the store's JSON arrays ------------------------------------------ */
+
+/* A cursor over the store's [[id, "name", third], ...] text. */
+typedef struct {
+    const char *s, *end;
+} scan_t;
+
+static void blank(scan_t *c)
+{
+    while (c->s < c->end
+           && (*c->s == ' ' || *c->s == '\t' || *c->s == '\n'
+               || *c->s == '\r')) {
+        c->s++;
+    }
+}
+
+static int expect(scan_t *c, char ch)
+{
+    blank(c);
+    if (c->s < c->end && *c->s == ch) {
+        c->s++;
+        return 1;
+    }
+    return 0;
+}
+
+static int scan_int(scan_t *c, apr_int64_t *v)
+{
+    apr_uint64_t u = 0;
+    int neg = 0, digits = 0;
+
+    blank(c);
+    if (c->s < c->end && *c->s == '-') {
+        neg = 1;
+        c->s++;
+    }
+    /* JSON forbids leading zeros: "0" alone, or 1-9 first */
+    if (c->s < c->end && *c->s == '0' && c->s + 1 < c->end
+        && c->s[1] >= '0' && c->s[1] <= '9') {
+        return 0;
+    }
+    while (c->s < c->end && *c->s >= '0' && *c->s <= '9') {
+        unsigned d = (unsigned)(*c->s++ - '0');
+        if (u > (APR_UINT64_C(9223372036854775808) - d) / 10) {
+            return 0;
+        }
+        u = u * 10 + d;
+        digits++;
+    }
+    if (!digits || (!neg && u > APR_INT64_MAX)) {
+        return 0;
+    }
+    *v = neg ? (apr_int64_t)(0 - u) : (apr_int64_t)u;
+    return 1;
+}
+
+static int hex4(const char *s, apr_uint32_t *v)
+{
+    int i;
+
+    *v = 0;
+    for (i = 0; i < 4; i++) {
+        char ch = s[i];
+        *v <<= 4;
+        if (ch >= '0' && ch <= '9') *v |= (apr_uint32_t)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f') *v |= (apr_uint32_t)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F') *v |= (apr_uint32_t)(ch - 'A' + 10);
+        else return 0;
+    }
+    return 1;
+}
+
+/* A JSON string, decoded into the pool: NULL if malformed, or if it holds
+ * what a JSON string of the API cannot (NUL, a lone surrogate). */
+static const char *scan_string(scan_t *c, apr_pool_t *p, apr_size_t *n)
+{
+    const char *start;
+    char *out, *o;
+
+    blank(c);
+    if (c->s >= c->end || *c->s != '"') {
+        return NULL;
+    }
+    start = ++c->s;
+    while (c->s < c->end && *c->s != '"') {
+        if ((unsigned char)*c->s < 0x20) {
+            return NULL;
+        }
+        c->s += *c->s == '\\' && c->s + 1 < c->end ? 2 : 1;
+    }
+    if (c->s >= c->end) {
+        return NULL;
+    }
+    /* decoded is never longer than escaped */
+    o = out = apr_palloc(p, (apr_size_t)(c->s - start) + 1);
+    for (; start < c->s; start++) {
+        apr_uint32_t cp, lo;
+
+        if (*start != '\\') {
+            *o++ = *start;
+            continue;
+        }
+        switch (*++start) {
+        case '"': case '\\': case '/': *o++ = *start; continue;
+        case 'b': *o++ = '\b'; continue;
+        case 'f': *o++ = '\f'; continue;
+        case 'n': *o++ = '\n'; continue;
+        case 'r': *o++ = '\r'; continue;
+        case 't': *o++ = '\t'; continue;
+        case 'u': break;
+        default: return NULL;
+        }
+        if (c->s - start < 5 || !hex4(start + 1, &cp) || cp == 0) {
+            return NULL;
+        }
+        start += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return NULL;
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (c->s - start < 7 || start[1] != '\\' || start[2] != 'u'
+                || !hex4(start + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                return NULL;
+            }
+            start += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        if (cp < 0x80) {
+            *o++ = (char)cp;
+        }
+        else if (cp < 0x800) {
+            *o++ = (char)(0xC0 | (cp >> 6));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        }
+        else if (cp < 0x10000) {
+            *o++ = (char)(0xE0 | (cp >> 12));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        }
+        else {
+            *o++ = (char)(0xF0 | (cp >> 18));
+            *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
         }
     }
-    json_decref(in);
+    c->s++;
+    *o = '\0';
+    *n = (apr_size_t)(o - out);
     return out;
 }
 
-json_t *im_render_image(apr_pool_t *p, const im_image_row_t *row)
+/* The store's [[id, name, third], ...] (NULL: none) as a list of objects
+ * with keys id, name and third_key: a tag's description as it is, a
+ * version's start_date from epoch microseconds. */
+static int render_triples(im_buf_t *b, const char *text,
+                          const char *third_key, int third_is_time)
 {
-    json_t *img = json_object(), *creator = json_object();
+    scan_t c;
+    int first = 1;
 
-    if (put(creator, "id", int_or_null(row->creator_id))
-        || put(creator, "username", str_or_null(row->creator_name))) {
-        json_decref(creator);
-        creator = NULL;
+    if (!text) {
+        im_buf_lit(b, "[]");
+        return 0;
     }
-    if (put(img, "id", int_or_null(row->id))
-        || put(img, "uuid", str_or_null(row->uuid))
-        || put(img, "name", str_or_null(row->name))
-        || put(img, "created_by", creator)
-        || put(img, "description", str_or_null(row->description))
-        || put(img, "end_date", time_or_null(p, row->end_date))
-        || put(img, "is_public", json_boolean(row->is_public
-                                              && row->is_public[0] == 't'))
-        || put(img, "icon", str_or_null(row->icon))
-        || put(img, "start_date", time_or_null(p, row->start_date))
-        || put(img, "tags", render_triples(p, row->tags, "description", 0))
-        || put(img, "versions", render_triples(p, row->versions,
-                                               "start_date", 1))) {
-        json_decref(img);
-        return NULL;
+    c.s = text;
+    c.end = text + strlen(text);
+    if (!expect(&c, '[')) {
+        return -1;
     }
-    return img;
+    im_buf_lit(b, "[");
+    if (!expect(&c, ']')) {
+        do {
+            apr_int64_t id, when;
+            const char *name, *third;
+            apr_size_t name_len, third_len;
+
+            if (!expect(&c, '[') || !scan_int(&c, &id) || !expect(&c, ',')
+                || !(name = scan_string(&c, b->pool, &name_len))
+                || !expect(&c, ',')) {
+                return -1;
+            }
+            if (third_is_time) {
+                if (!scan_int(&c, &when)) {
+                    return -1;
+                }
+                third = im_time_format(b->pool, when);
+                third_len = strlen(third);
+            }
+            else if (!(third = scan_string(&c, b->pool, &third_len))) {
+                return -1;
+            }
+            if (!expect(&c, ']')) {
+                return -1;
+            }
+            if (!first) {
+                im_buf_lit(b, ",");
+            }
+            first = 0;
+            im_buf_lit(b, "{\"id\":");
+            im_buf_int64(b, id);
+            im_buf_lit(b, ",\"name\":");
+            if (add_string(b, name, name_len)) {
+                return -1;
+            }
+            im_buf_lit(b, ",\"");
+            im_buf_add(b, third_key, strlen(third_key));
+            im_buf_lit(b, "\":");
+            if (add_string(b, third, third_len)) {
+                return -1;
+            }
+            im_buf_lit(b, "}");
+        } while (expect(&c, ','));
+        if (!expect(&c, ']')) {
+            return -1;
+        }
+    }
+    blank(&c);
+    if (c.s != c.end) {
+        return -1;
+    }
+    im_buf_lit(b, "]");
+    return 0;
+}
+
+/* ---- the image -------------------------------------------------------- */
+
+static int add_int(im_buf_t *b, const char *s)
+{
+    apr_int64_t v;
+
+    if (!im_parse_int64(s, &v)) {
+        return -1;
+    }
+    im_buf_int64(b, v);
+    return 0;
+}
+
+static int add_time(im_buf_t *b, const char *s)
+{
+    apr_int64_t v;
+
+    if (!s) {
+        im_buf_lit(b, "null");
+        return 0;
+    }
+    if (!im_parse_int64(s, &v)) {
+        return -1;
+    }
+    return im_buf_string(b, im_time_format(b->pool, v));
+}
+
+int im_render_image(im_buf_t *b, const im_image_row_t *row)
+{
+    apr_size_t mark = b->len;
+
+    im_buf_lit(b, "{\"id\":");
+    if (add_int(b, row->id)) goto malformed;
+    im_buf_lit(b, ",\"uuid\":");
+    if (im_buf_string(b, row->uuid)) goto malformed;
+    im_buf_lit(b, ",\"name\":");
+    if (im_buf_string(b, row->name)) goto malformed;
+    im_buf_lit(b, ",\"created_by\":{\"id\":");
+    if (add_int(b, row->creator_id)) goto malformed;
+    im_buf_lit(b, ",\"username\":");
+    if (im_buf_string(b, row->creator_name)) goto malformed;
+    im_buf_lit(b, "},\"description\":");
+    if (im_buf_string(b, row->description)) goto malformed;
+    im_buf_lit(b, ",\"end_date\":");
+    if (add_time(b, row->end_date)) goto malformed;
+    if (row->is_public && row->is_public[0] == 't') {
+        im_buf_lit(b, ",\"is_public\":true,\"icon\":");
+    }
+    else {
+        im_buf_lit(b, ",\"is_public\":false,\"icon\":");
+    }
+    if (im_buf_string(b, row->icon)) goto malformed;
+    im_buf_lit(b, ",\"start_date\":");
+    if (add_time(b, row->start_date)) goto malformed;
+    im_buf_lit(b, ",\"tags\":");
+    if (render_triples(b, row->tags, "description", 0)) goto malformed;
+    im_buf_lit(b, ",\"versions\":");
+    if (render_triples(b, row->versions, "start_date", 1)) goto malformed;
+    im_buf_lit(b, "}");
+    b->data[b->len] = '\0';
+    return 0;
+
+malformed:
+    b->len = mark;
+    b->data[b->len] = '\0';
+    return -1;
 }
 
 json_t *im_render_detail(const char *detail)
@@ -111,38 +453,17 @@ json_t *im_render_detail(const char *detail)
     return json_pack("{s:s}", "detail", detail);
 }
 
-/* A growing buffer in a pool, for json_dump_callback. */
-typedef struct {
-    apr_pool_t *pool;
-    char *data;
-    apr_size_t len, cap;
-} buffer_t;
-
 static int append(const char *buf, size_t size, void *data)
 {
-    buffer_t *b = data;
-
-    if (b->cap - b->len < size + 1) {
-        apr_size_t cap = b->cap * 2 > b->len + size + 1 ? b->cap * 2
-                                                        : b->len + size + 1;
-        char *grown = apr_palloc(b->pool, cap);
-        memcpy(grown, b->data, b->len);
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, buf, size);
-    b->len += size;
+    im_buf_add(data, buf, size);
     return 0;
 }
 
 char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len)
 {
-    buffer_t b;
+    im_buf_t b;
 
-    b.pool = p;
-    b.cap = 4096;
-    b.len = 0;
-    b.data = apr_palloc(p, b.cap);
+    im_buf_init(&b, p, 4096);
     if (json_dump_callback(json, append, &b, JSON_COMPACT) != 0) {
         return NULL;
     }

@@ -111,9 +111,12 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 int im_send_json(request_rec *r, int status, json_t *body);
 /* {"detail": detail} with a status. */
 int im_send_detail(request_rec *r, int status, const char *detail);
-/* A JSON body with its ETag; when conditional, If-None-Match may turn it
- * into a 304. */
-int im_send_entity(request_rec *r, json_t *body, int conditional);
+/* A JSON body (already written; NULL: a 500) with its ETag; when
+ * conditional, If-None-Match may turn it into a 304. */
+int im_send_entity(request_rec *r, const char *text, apr_size_t len,
+                   int conditional);
+/* The representation of one image, as im_send_entity sends it. */
+int im_send_image(request_rec *r, const im_image_row_t *row, int conditional);
 /* The ETag the representation of row would have (NULL on failure). */
 const char *im_row_etag(request_rec *r, const im_image_row_t *row);
 

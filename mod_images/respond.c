@@ -42,13 +42,11 @@ int im_send_detail(request_rec *r, int status, const char *detail)
     return im_send_json(r, status, im_render_detail(detail));
 }
 
-int im_send_entity(request_rec *r, json_t *body, int conditional)
+int im_send_entity(request_rec *r, const char *text, apr_size_t len,
+                   int conditional)
 {
-    apr_size_t len = 0;
-    char *text = body ? im_json_dump(r->pool, body, &len) : NULL;
     const char *etag;
 
-    json_decref(body);
     if (!text) {
         return im_send_json(r, HTTP_OK, NULL);
     }
@@ -62,12 +60,23 @@ int im_send_entity(request_rec *r, json_t *body, int conditional)
     return send_text(r, HTTP_OK, text, len);
 }
 
+int im_send_image(request_rec *r, const im_image_row_t *row, int conditional)
+{
+    im_buf_t b;
+
+    im_buf_init(&b, r->pool, 2048);
+    if (im_render_image(&b, row)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "malformed image row from the database");
+        return im_send_entity(r, NULL, 0, 0);
+    }
+    return im_send_entity(r, b.data, b.len, conditional);
+}
+
 const char *im_row_etag(request_rec *r, const im_image_row_t *row)
 {
-    json_t *img = im_render_image(r->pool, row);
-    apr_size_t len = 0;
-    char *text = img ? im_json_dump(r->pool, img, &len) : NULL;
+    im_buf_t b;
 
-    json_decref(img);
-    return text ? im_etag(r->pool, text, len) : NULL;
+    im_buf_init(&b, r->pool, 2048);
+    return im_render_image(&b, row) ? NULL : im_etag(r->pool, b.data, b.len);
 }

@@ -1,4 +1,6 @@
 /* Unit tests of the pure parts (im_core.h), without httpd. */
+#include <stdlib.h>
+
 #include <apr_general.h>
 #include <apr_strings.h>
 
@@ -157,11 +159,11 @@ static void test_render(void)
         "[[2, \"b\", \"\"], [1, \"a\", \"x\"]]",
         "[[1, \"1.0\", 1427740245501948]]"
     };
-    apr_size_t len;
-    json_t *img = im_render_image(p, &row);
-    char *text = img ? im_json_dump(p, img, &len) : NULL;
+    im_buf_t b;
 
-    is_str(text, "{\"id\":1,\"uuid\":\"f268aebc-d956-11e4-b9d6-1681e6b88ec1\","
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0, "sample row renders");
+    is_str(b.data, "{\"id\":1,\"uuid\":\"f268aebc-d956-11e4-b9d6-1681e6b88ec1\","
            "\"name\":\"name\",\"created_by\":{\"id\":1,\"username\":\"alice\"},"
            "\"description\":\"description\",\"end_date\":null,"
            "\"is_public\":true,\"icon\":null,"
@@ -171,9 +173,104 @@ static void test_render(void)
            "\"versions\":[{\"id\":1,\"name\":\"1.0\","
            "\"start_date\":\"2015-03-30T18:30:45.501948Z\"}]}",
            "representation in contract key order, compact");
-    json_decref(img);
-    row.tags = "not json";
-    ok(im_render_image(p, &row) == NULL, "malformed tags refused");
+    row.tags = NULL;
+    row.versions = "[]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0
+       && strstr(b.data, "\"tags\":[],\"versions\":[]}"),
+       "no tags (NULL) and no versions ([]) are empty lists");
+}
+
+/* Strings come out as jansson writes them, whether from a column or from
+ * the store's JSON arrays (decoded, then written again). */
+static void test_render_strings(void)
+{
+    static const char *const values[] = {
+        "plain", "quote \" backslash \\ slash /", "tab\there\nnew\r\b\f",
+        "\x01\x1f\x7f", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", "",
+    };
+    im_image_row_t row = {
+        "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        json_t *js = json_string(values[i]);
+        char *dumped = json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *want = apr_pstrdup(p, dumped);
+        im_buf_t b;
+        const char *tags;
+
+        /* the tag name as PostgreSQL's json_agg writes it: lower-case hex */
+        tags = apr_pstrcat(p, "[[7, ", want, ", ", want, "]]", NULL);
+        row.description = values[i];
+        row.tags = tags;
+        im_buf_init(&b, p, 16);
+        ok(im_render_image(&b, &row) == 0, "string %lu renders",
+           (unsigned long)i);
+        ok(strstr(b.data, apr_pstrcat(p, "\"description\":", want, ",",
+                                      NULL)) != NULL,
+           "column string %lu as jansson writes it", (unsigned long)i);
+        ok(strstr(b.data, apr_pstrcat(p, "{\"id\":7,\"name\":", want,
+                                      ",\"description\":", want, "}",
+                                      NULL)) != NULL,
+           "array string %lu as jansson writes it", (unsigned long)i);
+        free(dumped);
+        json_decref(js);
+    }
+    row.tags = "[[7, \"\\u00e9\\u001f\\ud83d\\ude00\\/\", \"\"]]";
+    {
+        im_buf_t b;
+        im_buf_init(&b, p, 16);
+        ok(im_render_image(&b, &row) == 0
+           && strstr(b.data, "\"name\":\"\xc3\xa9\\u001F\xf0\x9f\x98\x80/\""),
+           "\\u escapes and surrogate pairs decoded, written as jansson does");
+    }
+}
+
+static void test_render_malformed(void)
+{
+    static const char *const bad[] = {
+        "not json", "[", "[[1, \"a\", \"b\"]", "[[1, \"a\"]]",
+        "[[1, \"a\", \"b\"],]", "[[01, \"a\", \"b\"]]", "[[1.5, \"a\", \"b\"]]",
+        "[[9223372036854775808, \"a\", \"b\"]]", "[[1, a, \"b\"]]",
+        "[[1, \"a\", 2]]", "[[1, \"a\", \"b\"]] x", "[[1, \"\\u0000\", \"\"]]",
+        "[[1, \"\\ud800\", \"\"]]", "[[1, \"\\udc00\", \"\"]]",
+        "[[1, \"\\q\", \"\"]]", "[[1, \"\\u12\", \"\"]]",
+        "[[1, \"\x01\", \"\"]]", "[[1, \"\xc3\", \"\"]]",
+        "[[1, \"\xed\xa0\x80\", \"\"]]", "[[1, \"\xc0\xaf\", \"\"]]",
+        "[[1, \"\xf4\x90\x80\x80\", \"\"]]", "[[1, \"a\", \"b\"",
+    };
+    im_image_row_t row = {
+        "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL
+    };
+    apr_size_t i;
+    im_buf_t b;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        row.tags = bad[i];
+        im_buf_init(&b, p, 16);
+        im_buf_lit(&b, "x");
+        ok(im_render_image(&b, &row) == -1 && b.len == 1,
+           "malformed tags %lu refused, nothing appended", (unsigned long)i);
+    }
+    row.tags = NULL;
+    row.versions = "[[1, \"1.0\", \"not a time\"]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "version time must be an integer");
+    row.versions = "[[-9223372036854775808, \"1.0\", 0]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0
+       && strstr(b.data, "{\"id\":-9223372036854775808,"),
+       "the smallest id");
+    row.versions = NULL;
+    row.name = "bad \xff utf-8";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "a column that is not UTF-8 refused");
+    row.name = "n";
+    row.id = "12x";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "an id that is not a number refused");
 }
 
 static void test_etag_and_token(void)
@@ -300,6 +397,8 @@ int main(void)
     test_links();
     test_time();
     test_render();
+    test_render_strings();
+    test_render_malformed();
     test_etag_and_token();
     test_time_parse();
     test_patch();

@@ -1,0 +1,112 @@
+/*
+ * libFuzzer target: the image renderer (im_render_image), differentially
+ * against jansson.  The first input byte says whether the rest is a row's
+ * tags or versions text, as the store hands it over ([[id, name, third],
+ * ...]).  jansson decides what that text is: when it reads as an array of
+ * [integer, string, string (tags) or integer (versions)], the renderer must
+ * accept it and write the same values; otherwise it must refuse it and
+ * write nothing.  What the renderer writes must read back in jansson and
+ * dump again to the same bytes (the same escapes as the rest of the API).
+ */
+#include <jansson.h>
+
+#include "fuzz_common.h"
+
+/* Whether jansson's reading of text has the store's shape. */
+static int has_shape(const json_t *in, int versions)
+{
+    size_t i;
+    json_t *t;
+
+    if (!json_is_array(in)) {
+        return 0;
+    }
+    json_array_foreach(in, i, t) {
+        if (!json_is_array(t) || json_array_size(t) != 3
+            || !json_is_integer(json_array_get(t, 0))
+            || !json_is_string(json_array_get(t, 1))
+            || !(versions ? json_is_integer(json_array_get(t, 2))
+                          : json_is_string(json_array_get(t, 2)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int same_string(const json_t *a, const json_t *b)
+{
+    return json_is_string(a) && json_is_string(b)
+           && json_string_length(a) == json_string_length(b)
+           && memcmp(json_string_value(a), json_string_value(b),
+                     json_string_length(a)) == 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p;
+    char *text, *again;
+    int versions, rc;
+    json_t *in, *out, *list, *t, *o;
+    im_buf_t b;
+    im_image_row_t row = {
+        "1", "u", "n", "2", "alice", "d", NULL, "t", NULL, "0", NULL, NULL
+    };
+    size_t i;
+
+    if (size < 1) {
+        return 0;
+    }
+    p = fz_begin();
+    versions = data[0] & 1;
+    text = fz_cstr(data + 1, size - 1);
+    if (versions) {
+        row.versions = text;
+    }
+    else {
+        row.tags = text;
+    }
+    im_buf_init(&b, p, 8);
+    im_buf_lit(&b, "x");
+    rc = im_render_image(&b, &row);
+    in = json_loads(text, 0, NULL);
+
+    if (!in || !has_shape(in, versions)) {
+        CHECK(rc == -1 && b.len == 1);
+        json_decref(in);
+        free(text);
+        fz_end(p);
+        return 0;
+    }
+    CHECK(rc == 0);
+    out = json_loadb(b.data + 1, b.len - 1, 0, NULL);
+    CHECK(out != NULL);
+    again = json_dumps(out, JSON_COMPACT);
+    CHECK(again && strlen(again) == b.len - 1
+          && memcmp(again, b.data + 1, b.len - 1) == 0);
+    free(again);
+
+    list = json_object_get(out, versions ? "versions" : "tags");
+    CHECK(json_array_size(list) == json_array_size(in));
+    json_array_foreach(in, i, t) {
+        o = json_array_get(list, i);
+        CHECK(json_object_size(o) == 3);
+        CHECK(json_integer_value(json_object_get(o, "id"))
+              == json_integer_value(json_array_get(t, 0)));
+        CHECK(same_string(json_object_get(o, "name"), json_array_get(t, 1)));
+        if (versions) {
+            const char *when = im_time_format(p, (apr_int64_t)
+                json_integer_value(json_array_get(t, 2)));
+            CHECK(strcmp(json_string_value(json_object_get(o, "start_date")),
+                         when) == 0);
+        }
+        else {
+            CHECK(same_string(json_object_get(o, "description"),
+                              json_array_get(t, 2)));
+        }
+    }
+    json_decref(out);
+    json_decref(in);
+    free(text);
+    fz_end(p);
+    return 0;
+}
