@@ -283,26 +283,54 @@ static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
     return stmt;
 }
 
-/* mod_dbd's post_connect hook: keep, with each connection, every statement
- * registered with mod_dbd for it (ours, mod_authn_dbd's, ...), so that a
- * reset connection can have them all back. */
+/* How every pooled connection runs our statements (docs/performance.md):
+ * each list variant's generic plan is as good as a custom one, and a
+ * custom plan of the list statement costs more to plan than to run (auto
+ * keeps planning it at every call); JIT compiled the list statement for
+ * 50 ms at every call. */
+static const char session_settings[] =
+    "SET plan_cache_mode = force_generic_plan; SET jit = off";
+
+/* Apply them; on failure the connection stays (slower, not wrong). */
+static void set_session(server_rec *s, ap_dbd_t *dbd)
+{
+    int nrows = 0;
+    int rv = apr_dbd_query(dbd->driver, dbd->handle, &nrows,
+                           session_settings);
+
+    if (rv != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "setting up a database connection (%s): %s",
+                     session_settings,
+                     apr_dbd_error(dbd->driver, dbd->handle, rv));
+    }
+}
+
+/* mod_dbd's post_connect hook: the session settings above; and keep, with
+ * each connection, every statement registered with mod_dbd for it (ours,
+ * mod_authn_dbd's, ...), so that a reset connection can have them all
+ * back. */
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
     (void)pool;
+    set_session(cfg->server, dbd);
     apr_pool_userdata_setn(cfg->queries, "mod_images_queries", NULL,
                            dbd->pool);
     return APR_SUCCESS;
 }
 
-/* After a reset: prepare again every statement mod_dbd prepared on this
- * connection, so that other modules' (mod_authn_dbd's) work again too.  A
- * statement that still exists refuses ("already exists") and stays. */
+/* After a reset (a new server session): the session settings again, and
+ * prepare again every statement mod_dbd prepared on this connection, so
+ * that other modules' (mod_authn_dbd's) work again too.  A statement that
+ * still exists refuses ("already exists") and stays. */
 static void prepare_all(request_rec *r, ap_dbd_t *dbd)
 {
     apr_hash_t *queries = NULL;
     apr_hash_index_t *hi;
     int n;
+
+    set_session(r->server, dbd);
 
     apr_pool_userdata_get((void **)&queries, "mod_images_queries",
                           dbd->pool);

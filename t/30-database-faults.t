@@ -8,7 +8,17 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use ImagesTest;
 
-my $t = ImagesTest->new(conf_in_location => '    ImagesRetryAfter 7');
+my $t = ImagesTest->new(conf_in_location => '    ImagesRetryAfter 7',
+                        pg_options => '-c log_statement=all');
+
+# the module's session settings (store.c), as the server logged them
+sub settings_logged {
+    my ($from) = @_;
+    open my $fh, '<', "$t->{dir}/pg/log" or return 0;
+    seek $fh, $from, 0;
+    return scalar grep { /statement: SET plan_cache_mode = force_generic_plan;/ }
+        <$fh>;
+}
 
 # the parent and its children: the same list means nothing restarted
 sub httpd_pids {
@@ -28,6 +38,9 @@ for (1 .. 20) {
 }
 my $pids = httpd_pids();
 ok $pids, "httpd runs ($pids)";
+cmp_ok settings_logged(0), '>=', 1,
+    'each new connection gets the session settings';
+my $log_size = -s "$t->{dir}/pg/log";
 
 $t->stop_pg;
 for my $path ('/images/1', '/images', '/images?tags__name=ubuntu&page=2') {
@@ -48,6 +61,8 @@ my @bad = grep { $_->{status} != 200 } @after;
 is scalar(@bad), 0, 'every request after the restart is 200'
     or diag join ', ', map { "$_->{status} $_->{content}" } @bad[0 .. 2];
 is httpd_pids(), $pids, 'httpd was not restarted';
+cmp_ok settings_logged($log_size), '>=', 1,
+    'after the restart the connections have them again';
 
 # mod_authn_dbd's statement died with the old server too: a refused Basic
 # login has the module prepare every statement of that connection again, so

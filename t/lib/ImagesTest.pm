@@ -156,8 +156,7 @@ LOC
     my $extra = $self->{conf} // '';
     my $dbd = $self->{dbdparams}
         // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
-           . " user=postgres connect_timeout=2"
-           . " options='-c jit=off'";
+           . " user=postgres connect_timeout=2";
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
