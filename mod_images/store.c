@@ -40,11 +40,12 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
  * caller's, found once by image_members_user_idx (an uncorrelated sub-query
  * on the caller's id): not every share of the catalogue, hashed, as an
  * EXISTS correlated on i.id and c.uid was planned. */
-#define SQL_VISIBLE \
-    "(i.end_date IS NULL OR i.end_date > now()) AND (i.is_public" \
-    " OR i.created_by = c.uid OR i.id IN (SELECT m.image_id" \
+#define SQL_VISIBLE_OF(t, id) \
+    "(" t ".end_date IS NULL OR " t ".end_date > now()) AND (" t ".is_public" \
+    " OR " t ".created_by = c.uid OR " id " IN (SELECT m.image_id" \
     " FROM image_members m WHERE m.user_id = (SELECT c.uid FROM c)" \
     " AND (m.end_date IS NULL OR m.end_date > now())))"
+#define SQL_VISIBLE SQL_VISIBLE_OF("i", "i.id")
 
 /* The columns of im_image_row_t, in order, for images i.  Tags and
  * versions come from the row itself (tags_json, versions_json: kept by
@@ -79,10 +80,13 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 #define SEARCH_LEADS(v) ((v) >> 2)
 #define LIST_VARIANTS  16
 
-static const char *const sql_creator =
-    " AND i.created_by = (SELECT id FROM users WHERE username = %s::text)";
+/* With a tag, the set comes from image_tags l, which carries its image's
+ * listing and visibility columns (sql/schema.sql): images i only joins it
+ * for a search. */
+#define SQL_CREATOR_OF(t) \
+    " AND " t ".created_by = (SELECT id FROM users WHERE username = %s::text)"
 static const char *const sql_tag =
-    " AND it.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
+    " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
 /* up to three long terms lead the trigram index together (one GIN scan
  * intersects them), then every term must match */
 static const char *const sql_search_lead = " AND i.search_text ILIKE %s::text";
@@ -152,7 +156,8 @@ static const char *list_sql(apr_pool_t *p, int filters)
     int i;
 
     if (filters & FILTER_CREATOR) {
-        where = apr_pstrcat(p, where, sql_creator, NULL);
+        where = (filters & FILTER_TAG) ? SQL_CREATOR_OF("l")
+                                       : SQL_CREATOR_OF("i");
     }
     if (filters & FILTER_TAG) {
         where = apr_pstrcat(p, where, sql_tag, NULL);
@@ -178,11 +183,17 @@ static const char *list_sql(apr_pool_t *p, int filters)
          * index suits the filters, kept (ids and dates only), counted, and
          * its page sorted out of it. */
         return apr_pstrcat(p, SQL_CALLER,
-            ", f AS MATERIALIZED (SELECT i.id, i.start_date FROM images i",
-            /* a tag names one tag id, so each image joins at most once */
-            (filters & FILTER_TAG)
-                ? " JOIN image_tags it ON it.image_id = i.id" : "",
-            ", c WHERE ", SQL_VISIBLE, where, "),"
+            ", f AS MATERIALIZED (SELECT ",
+            /* a tag names one tag id: an image is in image_tags once */
+            !(filters & FILTER_TAG)
+                ? "i.id, i.start_date FROM images i, c WHERE " SQL_VISIBLE
+                : SEARCH_LEADS(filters)
+                ? "l.image_id AS id, l.start_date FROM image_tags l"
+                  " JOIN images i ON i.id = l.image_id, c WHERE "
+                  SQL_VISIBLE_OF("l", "l.image_id")
+                : "l.image_id AS id, l.start_date FROM image_tags l, c WHERE "
+                  SQL_VISIBLE_OF("l", "l.image_id"),
+            where, "),"
             " n AS (SELECT count(*) AS total FROM f),", offset,
             " pg AS (SELECT f.id FROM f"
             " ORDER BY f.start_date DESC, f.id DESC LIMIT %s::int"

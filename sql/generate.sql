@@ -26,8 +26,9 @@
 -- Speed: one set-based INSERT ... SELECT per table, all in one transaction,
 -- so a failure rolls everything back (trigger and index changes included).
 --  * The triggers of schema.sql that keep an image's derived fields
---    (images_search_text on images, image_tags_derived_ins on image_tags,
---    image_versions_derived_ins on image_versions) are disabled during the
+--    (images_search_text on images, image_tags_derived_ins and
+--    image_tags_fill on image_tags, image_versions_derived_ins on
+--    image_versions) are disabled during the
 --    load; the lock that takes keeps other sessions from writing to those
 --    tables until COMMIT (readers are not blocked).  The derived fields are
 --    computed in the images INSERT itself, from the tags and versions each
@@ -56,6 +57,9 @@
 --       OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb
 --       OR versions_json::jsonb IS DISTINCT FROM images_versions_json(id)::jsonb
 --       OR versions_until IS DISTINCT FROM images_versions_until(id);
+--   SELECT count(*) FROM image_tags it JOIN images i ON i.id = it.image_id
+--    WHERE (it.start_date, it.is_public, it.end_date, it.created_by)
+--          IS DISTINCT FROM (i.start_date, i.is_public, i.end_date, i.created_by);
 
 \if :{?n}
 \else
@@ -77,6 +81,7 @@ BEGIN;
 
 ALTER TABLE images DISABLE TRIGGER images_search_text;
 ALTER TABLE image_tags DISABLE TRIGGER image_tags_derived_ins;
+ALTER TABLE image_tags DISABLE TRIGGER image_tags_fill;
 ALTER TABLE image_versions DISABLE TRIGGER image_versions_derived_ins;
 
 -- Foreign keys: every reference made here is to a row that this transaction
@@ -340,9 +345,12 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        WHERE v.id IS NOT NULL
   ) AS vj;
 
-INSERT INTO image_tags (image_id, tag_id)
-SELECT gi.id, t.id
+-- with the image's listing columns, as image_tags_fill() would copy them
+INSERT INTO image_tags (image_id, tag_id, start_date, is_public, end_date,
+                        created_by)
+SELECT i.id, t.id, i.start_date, i.is_public, i.end_date, i.created_by
   FROM gen_img gi
+  JOIN images i ON i.id = gi.id
   CROSS JOIN LATERAL (VALUES (gi.p1), (gi.p2), (gi.p3)) AS p(pos)
   JOIN gen_tpool t ON t.pos = p.pos;
 
@@ -369,6 +377,7 @@ SELECT def FROM gen_indexes \gexec
 
 ALTER TABLE images ENABLE ALWAYS TRIGGER images_search_text;
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_ins;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
 ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_ins;
 
 COMMIT;

@@ -8,6 +8,8 @@
 --
 --   psql -v ON_ERROR_STOP=1 -d images -f sql/schema.sql
 
+SET client_min_messages = warning;
+
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 CREATE TABLE IF NOT EXISTS users (
@@ -190,6 +192,14 @@ BEGIN
         SELECT array_agg(DISTINCT image_id) INTO ids FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
         SELECT array_agg(DISTINCT image_id) INTO ids FROM old_rows;
+    ELSIF TG_TABLE_NAME = 'image_tags' THEN
+        -- only links that changed (not the columns image_tags_follow keeps)
+        SELECT array_agg(DISTINCT x.image_id) INTO ids
+          FROM ((SELECT image_id, tag_id FROM new_rows
+                 EXCEPT SELECT image_id, tag_id FROM old_rows)
+                UNION ALL
+                (SELECT image_id, tag_id FROM old_rows
+                 EXCEPT SELECT image_id, tag_id FROM new_rows)) x;
     ELSE
         SELECT array_agg(x.image_id) INTO ids
           FROM (SELECT image_id FROM new_rows
@@ -284,12 +294,68 @@ CREATE INDEX IF NOT EXISTS images_creator_order_idx
 DROP INDEX IF EXISTS images_created_by_idx;
 CREATE INDEX IF NOT EXISTS images_search_trgm_idx
     ON images USING gin (search_text gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS image_tags_tag_idx ON image_tags (tag_id, image_id);
 CREATE INDEX IF NOT EXISTS image_versions_image_idx
     ON image_versions (image_id, start_date, id);
 CREATE INDEX IF NOT EXISTS image_members_user_idx
     ON image_members (user_id, image_id);
 CREATE INDEX IF NOT EXISTS api_tokens_user_idx ON api_tokens (user_id);
+
+-- image_tags carries what listing and visibility read of its image
+-- (start_date, is_public, end_date, created_by), kept by triggers: a page
+-- filtered by tag is found from image_tags_listing_idx alone, instead of
+-- fetching every image of the tag (12,000 of them for one tag at
+-- 1,000,000 images) to see whether the caller may see it.
+ALTER TABLE image_tags ADD COLUMN IF NOT EXISTS start_date timestamptz,
+                       ADD COLUMN IF NOT EXISTS is_public boolean,
+                       ADD COLUMN IF NOT EXISTS end_date timestamptz,
+                       ADD COLUMN IF NOT EXISTS created_by bigint;
+
+-- A link as it is written: its image's columns, whatever the writer said.
+CREATE OR REPLACE FUNCTION image_tags_fill() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT i.start_date, i.is_public, i.end_date, i.created_by
+      INTO NEW.start_date, NEW.is_public, NEW.end_date, NEW.created_by
+      FROM images i WHERE i.id = NEW.image_id;
+    RETURN NEW;
+END $$;
+
+-- An image whose columns changed: its links follow.  (Every UPDATE of images
+-- fires it, column lists and transition tables do not mix; the links of an
+-- image whose columns did not change are read, not written.)
+CREATE OR REPLACE FUNCTION image_tags_follow() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE image_tags it
+       SET start_date = n.start_date, is_public = n.is_public,
+           end_date = n.end_date, created_by = n.created_by
+      FROM new_rows n
+     WHERE it.image_id = n.id
+       AND (it.start_date, it.is_public, it.end_date, it.created_by)
+           IS DISTINCT FROM (n.start_date, n.is_public, n.end_date,
+                             n.created_by);
+    RETURN NULL;
+END $$;
+
+BEGIN;
+CREATE OR REPLACE TRIGGER image_tags_fill
+    BEFORE INSERT OR UPDATE ON image_tags
+    FOR EACH ROW EXECUTE FUNCTION image_tags_fill();
+CREATE OR REPLACE TRIGGER image_tags_follow
+    AFTER UPDATE ON images REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION image_tags_follow();
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow;
+COMMIT;
+
+-- Links from before the columns (or loaded with the triggers off); the
+-- fill trigger writes the values.
+UPDATE image_tags SET image_id = image_id WHERE start_date IS NULL;
+
+CREATE INDEX IF NOT EXISTS image_tags_listing_idx
+    ON image_tags (tag_id, start_date DESC, image_id DESC)
+    INCLUDE (is_public, end_date, created_by);
+DROP INDEX IF EXISTS image_tags_tag_idx;
 
 -- image_counts: how many public images have no end date, the bulk of the
 -- anonymous catalogue, kept by triggers so that a page of the unfiltered

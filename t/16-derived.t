@@ -7,6 +7,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(sleep time);
+use JSON::PP ();
 use ImagesTest;
 
 my $t = ImagesTest->new;
@@ -21,10 +22,19 @@ SELECT count(*) FROM images
     OR versions_until IS DISTINCT FROM images_versions_until(id)
 SQL
 }
+# tag links whose copy of their image's listing columns is not the image's
+sub stale_links {
+    return $t->sql_value(<<'SQL');
+SELECT count(*) FROM image_tags it JOIN images i ON i.id = it.image_id
+ WHERE (it.start_date, it.is_public, it.end_date, it.created_by)
+       IS DISTINCT FROM (i.start_date, i.is_public, i.end_date, i.created_by)
+SQL
+}
 sub after {
     my ($what, $sql) = @_;
     $t->sql($sql) if $sql;
     is stale(), 0, "derived fields right after $what";
+    is stale_links(), 0, "tag links' image columns right after $what";
 }
 sub tags_of {
     my ($id) = @_;
@@ -109,6 +119,38 @@ $t->sql('ALTER TABLE images DROP COLUMN tags_json, DROP COLUMN versions_json,'
 $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 after('schema.sql on a catalogue without the columns');
 is tags_of(1), '3:docker,1:ubuntu', 'computed for existing rows';
+
+# ---- what image_tags copies of its image, as a tag filter reads it ------
+sub ids_of {
+    my ($query, %auth) = @_;
+    my $r = $t->get("/images?$query", %auth);
+    return join ',', map { $_->{id} } @{ $r->{json}{results} || [] };
+}
+my %alice = (token => 'alice-token-0123456789abcdef');
+is ids_of('tags__name=docker'), '12,4,1', 'docker images as loaded';
+my $r = $t->request(PATCH => '/images/1', %alice,
+                    json => { is_public => JSON::PP::false, tags => [1, 3, 4] });
+is $r->{status}, 200, 'PATCH: private, and a new tag, at once';
+after('a PATCH of visibility and tags together');
+is ids_of('tags__name=docker'), '12,4', 'anonymous: the private image left';
+is ids_of('tags__name=gpu', %alice), '4,1', 'its creator: there, new tag too';
+after('an image ended directly',
+      "UPDATE images SET end_date = now() - interval '1 day' WHERE id = 4");
+is ids_of('tags__name=gpu', %alice), '1', 'ended image left the tag filter';
+after('an image given to another creator',
+      'UPDATE images SET created_by = 3 WHERE id = 12');
+is ids_of('tags__name=docker&created_by__username=carol'), '12',
+    'tag and creator filter follow the new creator';
+after('a start date moved',
+      "UPDATE images SET start_date = '2030-01-01', end_date = NULL"
+      . ' WHERE id = 4');
+is ids_of('tags__name=docker'), '4,12', 'tag filter in the new order';
+after('links rewritten with wrong copies',
+      "UPDATE image_tags SET is_public = false, start_date = '1999-01-01'"
+      . ' WHERE image_id = 12');
+is ids_of('tags__name=docker'), '4,12', 'copies are the image\'s, not the writer\'s';
+after('sample.sql again', '');
+$t->load_sql("$ImagesTest::TOP/sql/sample.sql");
 
 # ---- two writers of one image's tags at once -------------------------------
 # The first holds its transaction open after its trigger ran; the second's
