@@ -89,9 +89,13 @@ static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
 /* up to three long terms lead the trigram index together (one GIN scan
  * intersects them), then every term must match */
-static const char *const sql_search_lead = " AND i.search_text ILIKE %s::text";
+/* search_text is kept lower-cased: LIKE of lower(term) is ILIKE (which
+ * lower-cases both sides at every row), without lower-casing every
+ * candidate row again */
+static const char *const sql_search_lead =
+    " AND i.search_text LIKE lower(%s::text)";
 static const char *const sql_search_all =
-    " AND i.search_text ILIKE ALL (string_to_array(%s::text, chr(10)))";
+    " AND i.search_text LIKE ALL (string_to_array(lower(%s::text), chr(10)))";
 
 /* PATCH, in one transaction: lock the row first, so that the read after it
  * (a new snapshot) sees the latest committed state; then read the caller's

@@ -34,7 +34,7 @@
 --    computed in the images INSERT itself, from the tags and versions each
 --    image is given: search_text in exactly the format of
 --    images_search_text() (name, description, then each tag's name and
---    description in tag id order, newline-separated), tags_json,
+--    description in tag id order, newline-separated, lower-cased), tags_json,
 --    versions_json and versions_until with the content of
 --    images_tags_json() and the others.  Writing them once is much cheaper
 --    than updating a million rows afterwards (a second version of every row
@@ -297,8 +297,8 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
                 THEN timestamptz '2099-01-01 00:00:00+00'
                      + gi.r_end * interval '300 days'
        END,
-       x.name || chr(10) || x.description
-           || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, ''),
+       lower(x.name || chr(10) || x.description
+           || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, '')),
        tj.tags_json, vj.versions_json, vj.versions_until
   FROM gen_img gi
   JOIN gen_upool u ON u.pos = gi.upos

@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 --                   line.  Search terms never contain whitespace, so a term
 --                   matches this text exactly when it matches one of the
 --                   fields, and one trigram index answers the whole search.
+--                   Lower-cased: LIKE of a lower-cased term is ILIKE.
 --   tags_json       the image's tags as the module reads them, by name:
 --                   [[id, name, description], ...]; NULL for none.
 --   versions_json   its versions that had not ended when it was computed,
@@ -85,11 +86,11 @@ ALTER TABLE images ADD COLUMN IF NOT EXISTS search_text text NOT NULL
 CREATE OR REPLACE FUNCTION images_search_text(img bigint, iname text,
                                               idesc text)
 RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT iname || chr(10) || idesc || coalesce((
+    SELECT lower(iname || chr(10) || idesc || coalesce((
         SELECT string_agg(chr(10) || t.name || chr(10) || t.description,
                           '' ORDER BY t.id)
           FROM image_tags it JOIN tags t ON t.id = it.tag_id
-         WHERE it.image_id = img), '')
+         WHERE it.image_id = img), ''))
 $$;
 
 CREATE OR REPLACE FUNCTION images_tags_json(img bigint)
@@ -269,10 +270,11 @@ COMMIT;
 
 -- Rows that were there before the column (an existing catalogue, or a load
 -- with the triggers off): search_text is never '' once computed, since it
--- always holds at least the newline after the name.
+-- always holds at least the newline after the name; and it is lower-cased
+-- since the module searches it with LIKE.
 UPDATE images
    SET search_text = images_search_text(id, name, description)
- WHERE search_text = '';
+ WHERE search_text = '' OR search_text <> lower(search_text);
 
 -- Listing order and keyset of every page.
 CREATE INDEX IF NOT EXISTS images_order_idx
