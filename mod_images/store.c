@@ -71,6 +71,14 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     SQL_CALLER " SELECT c.bad_token, " SQL_IMAGE_COLUMNS \
     " FROM c LEFT JOIN images i ON " match " AND " SQL_VISIBLE
 
+/* The same for a caller with neither user nor token (most reads of a public
+ * catalogue): no caller to look up, a smaller plan to start at each call.
+ * One param: the id or uuid. */
+#define SQL_GET_IMAGE_ANON(match) \
+    "WITH c AS (SELECT NULL::bigint AS uid) SELECT false, " \
+    SQL_IMAGE_COLUMNS " FROM c LEFT JOIN images i ON " match \
+    " AND " SQL_VISIBLE
+
 /* The collection's filters; a statement exists for each combination (and
  * for each number of search terms that lead the trigram index) so that
  * every plan, generic or not, can use the index that fits.  A variant's
@@ -142,7 +150,8 @@ static const char *const sql_search_all =
     " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM del)," \
     " (SELECT count(*) FROM ins)"
 
-enum { STMT_PING, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_LOCK_BY_ID,
+enum { STMT_PING, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
+       STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
        STMT_LOCK_BY_UUID, STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
        STMT_COUNT = STMT_LIST + LIST_VARIANTS };
 
@@ -261,6 +270,10 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     stmts[STMT_GET_BY_ID].sql = SQL_GET_IMAGE("i.id = %s::bigint");
     stmts[STMT_GET_BY_UUID].label = "mod_images_get_by_uuid";
     stmts[STMT_GET_BY_UUID].sql = SQL_GET_IMAGE("i.uuid = %s::uuid");
+    stmts[STMT_ANON_BY_ID].label = "mod_images_anon_by_id";
+    stmts[STMT_ANON_BY_ID].sql = SQL_GET_IMAGE_ANON("i.id = %s::bigint");
+    stmts[STMT_ANON_BY_UUID].label = "mod_images_anon_by_uuid";
+    stmts[STMT_ANON_BY_UUID].sql = SQL_GET_IMAGE_ANON("i.uuid = %s::uuid");
     stmts[STMT_LOCK_BY_ID].label = "mod_images_lock_by_id";
     stmts[STMT_LOCK_BY_ID].sql = SQL_LOCK("i.id = %s::bigint");
     stmts[STMT_LOCK_BY_UUID].label = "mod_images_lock_by_uuid";
@@ -501,9 +514,16 @@ im_store_status_e im_store_get_image(request_rec *r, const im_caller_t *who,
     args[4] = key->kind == IM_PATH_ITEM_ID
               ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT, key->id)
               : key->uuid;
-    st = run(r, key->kind == IM_PATH_ITEM_ID ? STMT_GET_BY_ID
-                                             : STMT_GET_BY_UUID,
-             5, args, &dbd, &res);
+    if (!*who->user && !*who->token) {
+        st = run(r, key->kind == IM_PATH_ITEM_ID ? STMT_ANON_BY_ID
+                                                 : STMT_ANON_BY_UUID,
+                 1, args + 4, &dbd, &res);
+    }
+    else {
+        st = run(r, key->kind == IM_PATH_ITEM_ID ? STMT_GET_BY_ID
+                                                 : STMT_GET_BY_UUID,
+                 5, args, &dbd, &res);
+    }
     if (st != IM_STORE_OK) {
         return st;
     }
