@@ -40,8 +40,9 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
  * caller's, found once by image_members_user_idx (an uncorrelated sub-query
  * on the caller's id): not every share of the catalogue, hashed, as an
  * EXISTS correlated on i.id and c.uid was planned. */
+#define SQL_NOT_ENDED(t) "(" t ".end_date IS NULL OR " t ".end_date > now())"
 #define SQL_VISIBLE_OF(t, id) \
-    "(" t ".end_date IS NULL OR " t ".end_date > now()) AND (" t ".is_public" \
+    SQL_NOT_ENDED(t) " AND (" t ".is_public" \
     " OR " t ".created_by = c.uid OR " id " IN (SELECT m.image_id" \
     " FROM image_members m WHERE m.user_id = (SELECT c.uid FROM c)" \
     " AND (m.end_date IS NULL OR m.end_date > now())))"
@@ -72,12 +73,13 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     " FROM c LEFT JOIN images i ON " match " AND " SQL_VISIBLE
 
 /* The same for a caller with neither user nor token (most reads of a public
- * catalogue): no caller to look up, a smaller plan to start at each call.
- * One param: the id or uuid. */
+ * catalogue): SQL_VISIBLE for no caller (CONTRACT.md section 2: public and
+ * not ended), with no caller to look up and no shares to consult: a smaller
+ * plan to start at each call.  One param: the id or uuid. */
 #define SQL_GET_IMAGE_ANON(match) \
-    "WITH c AS (SELECT NULL::bigint AS uid) SELECT false, " \
-    SQL_IMAGE_COLUMNS " FROM c LEFT JOIN images i ON " match \
-    " AND " SQL_VISIBLE
+    "SELECT false, " SQL_IMAGE_COLUMNS " FROM (SELECT) c" \
+    " LEFT JOIN images i ON " match " AND i.is_public AND " \
+    SQL_NOT_ENDED("i")
 
 /* The collection's filters; a statement exists for each combination (and
  * for each number of search terms that lead the trigram index) so that
@@ -192,11 +194,16 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " ORDER BY i.start_date DESC, i.id DESC", NULL);
 
     if (filters) {
-        /* Filtered: the matching, visible set is found once, by whichever
-         * index suits the filters, kept (ids and dates only), counted, and
-         * its page sorted out of it. */
+        /* Filtered: the matching, visible set comes from the index that
+         * suits the filters.  A search is rechecked row by row, so its set
+         * is found once, kept (ids and dates only), counted, and its page
+         * sorted out of it.  A creator or a tag has an index in listing
+         * order that carries the visibility columns: the count reads it
+         * alone, and the page reads it again in order, as far as the page
+         * (no sort of the whole set). */
         return apr_pstrcat(p, SQL_CALLER,
-            ", f AS MATERIALIZED (SELECT ",
+            SEARCH_LEADS(filters) ? ", f AS MATERIALIZED (SELECT "
+                                  : ", f AS NOT MATERIALIZED (SELECT ",
             /* a tag names one tag id: an image is in image_tags once */
             !(filters & FILTER_TAG)
                 ? "i.id, i.start_date FROM images i, c WHERE " SQL_VISIBLE
