@@ -53,7 +53,8 @@ for my $s (@shapes) {
     my ($name, $path, %o) = @$s;
     my $method = delete $o{method} // 'GET';
     my $log0 = -s "$t->{pgdata}/log";
-    # seven runs: past the five custom plans, into the plan cache's choice
+    # seven runs, as bench/run warms its connections: every plan logged is
+    # the generic plan the module runs (plan_cache_mode, store.c)
     my @ms;
     for (1 .. 7) {
         my $t0 = Time::HiRes::time();
