@@ -111,8 +111,9 @@ typedef struct {
     const char *versions;    /* JSON [[id, name, start_micros], ...] or NULL */
 } im_image_row_t;
 
-/* A growing buffer in a pool: a response body as it is written.  data is
- * always NUL-terminated after a complete write. */
+/* A growing buffer in a pool: a response body as it is written.  len is
+ * its length; there is always room for a NUL after it, but only
+ * im_render_image writes one (callers pass len on). */
 typedef struct {
     apr_pool_t *pool;
     char *data;

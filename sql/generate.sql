@@ -80,6 +80,7 @@ SELECT setseed(0.4242) AS seed \gset
 BEGIN;
 
 ALTER TABLE images DISABLE TRIGGER images_search_text;
+ALTER TABLE images DISABLE TRIGGER image_tags_follow_ins;
 ALTER TABLE image_tags DISABLE TRIGGER image_tags_derived_ins;
 ALTER TABLE image_tags DISABLE TRIGGER image_tags_fill;
 ALTER TABLE image_versions DISABLE TRIGGER image_versions_derived_ins;
@@ -89,9 +90,11 @@ ALTER TABLE image_versions DISABLE TRIGGER image_versions_derived_ins;
 -- superuser (the only role allowed to) the load skips the foreign-key check
 -- triggers, which would otherwise run one query and lock one row per
 -- reference (4.5 million of them for n=1000000).  SET LOCAL: until COMMIT.
+-- The tags' text is copied into every image (search_text, tags_json): no
+-- change to a tag may slip in while the load runs, superuser or not.
+LOCK TABLE users, tags IN SHARE MODE;
 SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user \gset
 \if :superuser
-LOCK TABLE users, tags IN SHARE MODE;
 SET LOCAL session_replication_role = replica;
 \endif
 
@@ -376,6 +379,7 @@ SELECT gi.id, u.id,
 SELECT def FROM gen_indexes \gexec
 
 ALTER TABLE images ENABLE ALWAYS TRIGGER images_search_text;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow_ins;
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_ins;
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
 ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_ins;

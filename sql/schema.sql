@@ -116,21 +116,6 @@ RETURNS timestamptz LANGUAGE sql STABLE AS $$
      WHERE v.image_id = img AND v.end_date > now()
 $$;
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_attribute
-                    WHERE attrelid = 'images'::regclass
-                      AND attname = 'tags_json' AND NOT attisdropped) THEN
-        -- an existing catalogue: computed once, here
-        ALTER TABLE images ADD COLUMN tags_json text,
-                           ADD COLUMN versions_json text,
-                           ADD COLUMN versions_until timestamptz;
-        UPDATE images i SET tags_json = images_tags_json(i.id),
-                            versions_json = images_versions_json(i.id),
-                            versions_until = images_versions_until(i.id);
-    END IF;
-END $$;
-
 -- The rows are locked before they are computed: a transaction changing the
 -- same image's tags or versions at the same time has then committed, and the
 -- UPDATE (a statement of its own, so a new snapshot) reads its rows too.
@@ -139,6 +124,13 @@ END $$;
 CREATE OR REPLACE FUNCTION images_refresh_tags(ids bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- the tags read too: a transaction changing one of their descriptions
+    -- (which does not wait for the foreign-key lock of a new link) has
+    -- then committed, and the new text is read
+    PERFORM 1 FROM tags t
+      WHERE t.id IN (SELECT it.tag_id FROM image_tags it
+                      WHERE it.image_id = ANY (ids))
+      ORDER BY t.id FOR SHARE;
     PERFORM 1 FROM images WHERE id = ANY (ids) ORDER BY id
         FOR NO KEY UPDATE;
     UPDATE images i
@@ -158,10 +150,18 @@ BEGIN
      WHERE i.id = ANY (ids);
 END $$;
 
+-- A new image: every derived field from what the tables hold (nothing,
+-- unless links or versions were loaded first without foreign-key checks),
+-- never what the writer put there.
 CREATE OR REPLACE FUNCTION images_search_text_row() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     NEW.search_text := images_search_text(NEW.id, NEW.name, NEW.description);
+    IF TG_OP = 'INSERT' THEN
+        NEW.tags_json := images_tags_json(NEW.id);
+        NEW.versions_json := images_versions_json(NEW.id);
+        NEW.versions_until := images_versions_until(NEW.id);
+    END IF;
     RETURN NEW;
 END $$;
 
@@ -187,8 +187,14 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_TABLE_NAME = 'tags' THEN
+        -- only tags whose text changed (a tag's id cannot change while
+        -- links name it)
         SELECT array_agg(DISTINCT it.image_id) INTO ids
-          FROM image_tags it WHERE it.tag_id IN (SELECT id FROM new_rows);
+          FROM image_tags it
+         WHERE it.tag_id IN (SELECT n.id FROM new_rows n JOIN old_rows o
+                               ON o.id = n.id
+                              WHERE (n.name, n.description)
+                                    IS DISTINCT FROM (o.name, o.description));
     ELSIF TG_OP = 'INSERT' THEN
         SELECT array_agg(DISTINCT image_id) INTO ids FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
@@ -241,7 +247,7 @@ CREATE OR REPLACE TRIGGER image_tags_derived_upd AFTER UPDATE ON image_tags
 CREATE OR REPLACE TRIGGER image_tags_derived_trunc AFTER TRUNCATE
     ON image_tags FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
 CREATE OR REPLACE TRIGGER tags_derived_upd AFTER UPDATE ON tags
-    REFERENCING NEW TABLE AS new_rows
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION images_derived_change();
 CREATE OR REPLACE TRIGGER image_versions_derived_ins AFTER INSERT
     ON image_versions REFERENCING NEW TABLE AS new_rows
@@ -266,6 +272,23 @@ ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_ins;
 ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_del;
 ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_upd;
 ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_trunc;
+
+-- An existing catalogue gets the columns and their values here, in the same
+-- transaction as the triggers that keep them: no write can slip between.
+-- (The first run rewrites every image; readers of images wait for it.)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = 'images'::regclass
+                      AND attname = 'tags_json' AND NOT attisdropped) THEN
+        ALTER TABLE images ADD COLUMN tags_json text,
+                           ADD COLUMN versions_json text,
+                           ADD COLUMN versions_until timestamptz;
+        UPDATE images i SET tags_json = images_tags_json(i.id),
+                            versions_json = images_versions_json(i.id),
+                            versions_until = images_versions_until(i.id);
+    END IF;
+END $$;
 COMMIT;
 
 -- Rows that were there before the column (an existing catalogue, or a load
@@ -346,8 +369,13 @@ CREATE OR REPLACE TRIGGER image_tags_fill
 CREATE OR REPLACE TRIGGER image_tags_follow
     AFTER UPDATE ON images REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION image_tags_follow();
+-- (links loaded before their image, without foreign-key checks)
+CREATE OR REPLACE TRIGGER image_tags_follow_ins
+    AFTER INSERT ON images REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION image_tags_follow();
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow_ins;
 COMMIT;
 
 -- Links from before the columns (or loaded with the triggers off); the

@@ -171,4 +171,42 @@ cmp_ok $waited, '>', 0.5, 'the second writer waited for the first';
 is tags_of(2), '2:centos,4:gpu,5:workshop', 'both writers\' tags shown';
 after('two concurrent writers');
 
+# A tag's new description and a new link to it at once: changing the text
+# does not wait for the link's foreign-key lock, so the link's refresh must
+# wait for the text (or it keeps the old one for good).
+$slow = fork // die $!;
+if (!$slow) {
+    $t->sql("BEGIN; UPDATE tags SET description = 'raced text' WHERE id = 6;"
+            . ' SELECT pg_sleep(1.5); COMMIT;');
+    exit 0;
+}
+sleep 0.5;
+$t0 = time;
+$t->sql('INSERT INTO image_tags VALUES (2, 6)');
+$waited = time - $t0;
+waitpid $slow, 0;
+cmp_ok $waited, '>', 0.5, 'the new link waited for the tag\'s new text';
+like $t->get('/images/2')->{content}, qr/raced text/, 'new text shown';
+like $t->get('/images?search=raced')->{content}, qr/"id":2\b/,
+    'new text found by search';
+after('a tag\'s text and a link to it at once');
+
+# a tag updated without changing its text rewrites no image
+my $xmin = $t->sql_value('SELECT xmin FROM images WHERE id = 1');
+$t->sql('UPDATE tags SET description = description');
+is $t->sql_value('SELECT xmin FROM images WHERE id = 1'), $xmin,
+    'an UPDATE of tags that changes no text rewrites no image';
+
+# links and versions loaded before their image, without foreign-key checks
+after('links and versions before their image (replica mode)',
+      'BEGIN; SET LOCAL session_replication_role = replica;'
+      . ' INSERT INTO image_tags (image_id, tag_id) VALUES (900, 2);'
+      . " INSERT INTO image_versions (image_id, name) VALUES (900, 'v9');"
+      . " INSERT INTO images (id, name, created_by, tags_json)"
+      . " VALUES (900, 'Late', 1, '[[1, \"bogus\", \"\"]]'); COMMIT;");
+is tags_of(900), '2:centos', 'its tags, not what the writer put there';
+is versions_of(900), 'v9', 'its versions';
+like $t->get('/images?tags__name=centos')->{content}, qr/"id":900\b/,
+    'found by its tag';
+
 done_testing;
