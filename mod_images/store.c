@@ -611,6 +611,11 @@ im_store_status_e im_store_list_images(request_rec *r,
 /* The PATCH transaction, one attempt.  *retry is set when the first
  * statement failed, before anything was decided: the caller may prepare
  * the statements again and run the whole transaction once more. */
+/* Why a failed PATCH transaction may run once more. */
+enum { PATCH_RESET = 1,      /* its first statement failed: a reset
+                              * connection, its statements gone */
+       PATCH_AGAIN = 2 };    /* the update failed on a live connection */
+
 static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
                                     const im_caller_t *who,
                                     const im_path_t *key,
@@ -629,7 +634,7 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     *retry = 0;
     if (apr_dbd_transaction_start(dbd->driver, r->pool, dbd->handle, &txn)
         != 0) {
-        *retry = 1;
+        *retry = PATCH_RESET;
         return failed(r, dbd);
     }
     args[0] = key->kind == IM_PATH_ITEM_ID
@@ -638,7 +643,7 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     if (select_once(r, dbd, key->kind == IM_PATH_ITEM_ID ? STMT_LOCK_BY_ID
                                                          : STMT_LOCK_BY_UUID,
                     1, args, &res, APLOG_INFO) != 0) {
-        *retry = 1;
+        *retry = PATCH_RESET;
         goto rollback;
     }
     if (apr_dbd_num_tuples(dbd->driver, res) == 1
@@ -682,7 +687,11 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
         args[9] = patch->set_tags ? "t" : "f";
         args[10] = patch->set_tags ? patch->tags : "";
         if (select_once(r, dbd, STMT_PATCH_UPDATE, 11, args, &res,
-                        APLOG_ERR) != 0) {
+                        APLOG_WARNING) != 0) {
+            /* the triggers it fires lock tags and images: a concurrent
+             * transaction can make it a deadlock victim; all of it rolls
+             * back, so it can run again */
+            *retry = PATCH_AGAIN;
             goto rollback;
         }
         /* the new representation, even when it is no longer visible */
@@ -734,8 +743,14 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
     if (st == IM_STORE_OK || !retry || st == IM_STORE_UNAVAILABLE) {
         return st;
     }
-    /* a reset connection: every statement of the transaction is gone */
-    prepare_all(r, dbd);
+    if (retry == PATCH_RESET) {
+        /* every statement of the transaction is gone */
+        prepare_all(r, dbd);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "PATCH rolled back, running it again");
+    }
     return patch_once(r, dbd, who, key, patch, decide, ctx, decision,
                       updated, &retry);
 }

@@ -280,5 +280,36 @@ for my $round (1 .. 5) {
         qr/^round $round by [12]$/, "round $round: the winner's edit stands";
 }
 
+# A PATCH whose transaction is rolled back by the server (a deadlock with
+# an operator's transaction: the triggers lock tags and images) runs once
+# more; a second failure is a JSON 500 and changes nothing.
+$t->sql(<<'SQL');
+CREATE SEQUENCE patch_fails;
+CREATE TABLE patch_fail_mode (always boolean);
+INSERT INTO patch_fail_mode VALUES (false);
+CREATE FUNCTION patch_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF nextval('patch_fails') = 1 OR (SELECT always FROM patch_fail_mode) THEN
+        RAISE EXCEPTION 'deadlock detected (test)' USING ERRCODE = '40P01';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER patch_fail BEFORE UPDATE ON images
+    FOR EACH ROW WHEN (NEW.description LIKE 'victim%')
+    EXECUTE FUNCTION patch_fail();
+SQL
+my $r = patch(1, %alice_token, json => { description => 'victim once' });
+is $r->{status}, 200, 'a deadlock victim runs again: 200';
+is $t->get('/images/1')->{json}{description}, 'victim once', 'and lands';
+is $t->sql_value('SELECT last_value FROM patch_fails'), 2, 'in two runs';
+$t->sql('UPDATE patch_fail_mode SET always = true');
+$r = patch(1, %alice_token, json => { description => 'victim always' });
+is $r->{status}, 500, 'failing again: 500';
+is $r->{headers}{'content-type'}, 'application/json', 'JSON';
+is $t->get('/images/1')->{json}{description}, 'victim once', 'nothing changed';
+is $t->sql_value('SELECT last_value FROM patch_fails'), 4,
+    'after exactly one more run';
+$t->sql('DROP TRIGGER patch_fail ON images');
+
 unlike $t->error_log, qr/exit signal|AH00052/, 'no child crashed';
 done_testing;
