@@ -266,11 +266,12 @@ for my $c (1 .. $CLIENTS) {
         srand($c);
         sleep($start - time) if $start > time;
         my $http = HTTP::Tiny->new(keep_alive => 1, timeout => 30);
-        my (%st, $last_ok, $n);
+        my (%st, $last_ok, $n, @fail);
         my $id = $stress_image{$c};
         my %auth = (Authorization => "Token stress-token-$c");
         while (time < $deadline) {
             my $op = rand;
+            my $t0 = time;
             my $res;
             if ($op < 0.35) {
                 $res = $http->get("$base/images/" . (1 + int(rand($maxid))));
@@ -291,10 +292,25 @@ for my $c (1 .. $CLIENTS) {
                 $last_ok = $n if $res->{status} == 200;
                 $st{PATCH}++;
             }
+            # 599 is HTTP::Tiny's own failure, not the server's status: a
+            # timeout (a hang: counted against the server), or a kept-alive
+            # connection the server had closed (event MPM closes idle ones
+            # when a child is over its connection limit), which HTTP::Tiny
+            # retries for a GET but not for a PATCH, as browsers do
+            $res->{status} = 'closed'
+                if $res->{status} == 599
+                && ($res->{content} // '') !~ /timed out/i;
             $st{ $res->{status} }++;
+            # HTTP::Tiny's own failure: what it said, and to what
+            push @fail, sprintf('%s %s after %.1fs: %s', $op < 0.75 ? 'GET'
+                : 'PATCH', $res->{url}, time - $t0,
+                substr($res->{content} // '', 0, 80))
+                if ($res->{status} eq '599' || $res->{status} eq 'closed')
+                && @fail < 3;
         }
         open my $fh, '>', "$dir/$c" or POSIX::_exit(2);
-        print $fh $JSON->encode({ statuses => \%st, last_ok => $last_ok // 0 });
+        print $fh $JSON->encode({ statuses => \%st, last_ok => $last_ok // 0,
+                                  failures => \@fail });
         close $fh;
         POSIX::_exit(0);
     }
@@ -307,11 +323,12 @@ while (grep { kill 0, $_ } @kids) {
     waitpid($_, POSIX::WNOHANG()) for @kids;
 }
 waitpid($_, 0) for @kids;
-my (%total, @lost, @torn);
+my (%total, @lost, @torn, @client_failures);
 for my $c (1 .. $CLIENTS) {
     open my $fh, '<', "$dir/$c" or next;
     my $res = $JSON->decode(scalar <$fh>);
     $total{$_} += $res->{statuses}{$_} for keys %{ $res->{statuses} };
+    push @client_failures, @{ $res->{failures} || [] };
     my ($name, $desc) = @{ $t->sql("SELECT name, description FROM images"
                                    . " WHERE id = $stress_image{$c}")->[0] };
     push @lost, $c if $desc ne "w$res->{last_ok}";
@@ -319,9 +336,9 @@ for my $c (1 .. $CLIENTS) {
                                                 : "stress $c");
 }
 my $requests = 0;
-$requests += $total{$_} for grep { /^\d+$/ } keys %total;
+$requests += $total{$_} for grep { /^\d+$|^closed$/ } keys %total;
 my $patches = delete $total{PATCH} // 0;
-# 599 is HTTP::Tiny's own "no answer in time", not the server's status
+# 599: no answer in time (see above)
 my $fivexx = 0;
 $fivexx += $total{$_} for grep { /^5/ && $_ != 599 } keys %total;
 my $timeouts = $total{599} // 0;
@@ -333,6 +350,7 @@ row('load', "$CLIENTS clients, GET/list/search/PATCH, ${SECONDS}s",
                       $requests, $rate, $patches,
                       join(' ', map { "$_:$total{$_}" } sort keys %total)),
     !$fivexx && $requests > 0 && ($slow || !$timeouts));
+print "   client failure: $_\n" for @client_failures;
 row('load', 'PATCHes lost (last 200 not in the row)', 0,
     scalar(@lost) . ' of ' . $CLIENTS, !@lost);
 row('load', 'PATCHes torn (name and description apart)', 0,
