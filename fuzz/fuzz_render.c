@@ -1,11 +1,12 @@
 /*
  * libFuzzer target: the image renderer (im_render_image), differentially
  * against jansson.  The first input byte says whether the rest is a row's
- * tags or versions text, as the store hands it over ([[id, name, third],
- * ...]).  jansson decides what that text is: when it reads as an array of
- * [integer, string, string (tags) or integer (versions)], the renderer must
- * accept it and write the same values; otherwise it must refuse it and
- * write nothing.  What the renderer writes must read back in jansson and
+ * tags or versions text, as the store hands it over ([[id, name,
+ * description], ...] or [[id, name, start, end or null], ...]).  jansson
+ * decides what that text is: when it reads as that shape, the renderer must
+ * accept it and write the same values, leaving out the versions whose end
+ * is not after the row's now; otherwise it must refuse it and write
+ * nothing.  What the renderer writes must read back in jansson and
  * dump again to the same bytes (the same escapes as the rest of the API).
  */
 #include <jansson.h>
@@ -22,11 +23,13 @@ static int has_shape(const json_t *in, int versions)
         return 0;
     }
     json_array_foreach(in, i, t) {
-        if (!json_is_array(t) || json_array_size(t) != 3
+        if (!json_is_array(t) || json_array_size(t) != (versions ? 4 : 3)
             || !json_is_integer(json_array_get(t, 0))
             || !json_is_string(json_array_get(t, 1))
             || !(versions ? json_is_integer(json_array_get(t, 2))
-                          : json_is_string(json_array_get(t, 2)))) {
+                          : json_is_string(json_array_get(t, 2)))
+            || (versions && !json_is_integer(json_array_get(t, 3))
+                && !json_is_null(json_array_get(t, 3)))) {
             return 0;
         }
     }
@@ -49,8 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *in, *out, *list, *t, *o;
     im_buf_t b;
     im_image_row_t row = {
-        "1", "u", "n", "2", "alice", "d", NULL, "t", NULL, "0", NULL, NULL
+        "1", "u", "n", "2", "alice", "d", NULL, "t", NULL, "0", NULL, NULL,
+        "1000"
     };
+    const json_int_t now = 1000;
+    size_t kept;
     size_t i;
 
     if (size < 1) {
@@ -86,9 +92,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(again);
 
     list = json_object_get(out, versions ? "versions" : "tags");
-    CHECK(json_array_size(list) == json_array_size(in));
+    kept = 0;
     json_array_foreach(in, i, t) {
-        o = json_array_get(list, i);
+        json_t *ends = json_array_get(t, 3);
+        if (versions && json_is_integer(ends)
+            && json_integer_value(ends) <= now) {
+            continue;                     /* ended: left out */
+        }
+        o = json_array_get(list, kept++);
+        CHECK(o != NULL);
         CHECK(json_object_size(o) == 3);
         CHECK(json_integer_value(json_object_get(o, "id"))
               == json_integer_value(json_array_get(t, 0)));
@@ -104,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                               json_array_get(t, 2)));
         }
     }
+    CHECK(json_array_size(list) == kept);
     json_decref(out);
     json_decref(in);
     free(text);

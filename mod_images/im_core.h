@@ -108,7 +108,10 @@ typedef struct {
     const char *icon;        /* or NULL */
     const char *start_date;  /* epoch microseconds */
     const char *tags;        /* JSON [[id, name, description], ...] or NULL */
-    const char *versions;    /* JSON [[id, name, start_micros], ...] or NULL */
+    const char *versions;    /* JSON [[id, name, start_micros, end_micros or
+                              * null], ...] or NULL: ended ones too */
+    const char *now;         /* the database's now(), epoch microseconds:
+                              * versions that ended by then are left out */
 } im_image_row_t;
 
 /* A growing buffer in a pool: a response body as it is written.  len is

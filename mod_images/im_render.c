@@ -94,6 +94,21 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
     return len;
 }
 
+/* Whether the n bytes at s are valid UTF-8. */
+static int utf8_valid(const char *str, apr_size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    apr_size_t len;
+
+    while (s < end) {
+        if (!(len = utf8_seq(s, (apr_size_t)(end - s)))) {
+            return 0;
+        }
+        s += len;
+    }
+    return 1;
+}
+
 /* A JSON string with the escapes jansson writes (so that every string of a
  * response looks the same, whichever path wrote it). */
 static int add_string(im_buf_t *b, const char *str, apr_size_t n)
@@ -307,11 +322,23 @@ static const char *scan_string(scan_t *c, apr_pool_t *p, apr_size_t *n)
     return out;
 }
 
-/* The store's [[id, name, third], ...] (NULL: none) as a list of objects
+static int scan_null(scan_t *c)
+{
+    blank(c);
+    if (c->end - c->s >= 4 && memcmp(c->s, "null", 4) == 0) {
+        c->s += 4;
+        return 1;
+    }
+    return 0;
+}
+
+/* The store's tags [[id, name, description], ...] or, given now, versions
+ * [[id, name, start, end or null], ...] (NULL: none) as a list of objects
  * with keys id, name and third_key: a tag's description as it is, a
- * version's start_date from epoch microseconds. */
+ * version's start_date from epoch microseconds; a version whose end is not
+ * after now has ended and is left out. */
 static int render_triples(im_buf_t *b, const char *text,
-                          const char *third_key, int third_is_time)
+                          const char *third_key, const apr_int64_t *now)
 {
     scan_t c;
     int first = 1;
@@ -328,18 +355,25 @@ static int render_triples(im_buf_t *b, const char *text,
     im_buf_lit(b, "[");
     if (!expect(&c, ']')) {
         do {
-            apr_int64_t id, when;
+            apr_int64_t id, when, ends;
             const char *name, *third;
             apr_size_t name_len, third_len;
+            int ended = 0;
 
             if (!expect(&c, '[') || !scan_int(&c, &id) || !expect(&c, ',')
                 || !(name = scan_string(&c, b->pool, &name_len))
                 || !expect(&c, ',')) {
                 return -1;
             }
-            if (third_is_time) {
-                if (!scan_int(&c, &when)) {
+            if (now) {
+                if (!scan_int(&c, &when) || !expect(&c, ',')) {
                     return -1;
+                }
+                if (!scan_null(&c)) {
+                    if (!scan_int(&c, &ends)) {
+                        return -1;
+                    }
+                    ended = ends <= *now;
                 }
                 third = im_time_format(b->pool, when);
                 third_len = strlen(third);
@@ -349,6 +383,13 @@ static int render_triples(im_buf_t *b, const char *text,
             }
             if (!expect(&c, ']')) {
                 return -1;
+            }
+            if (ended) {
+                /* left out, but still only if well-formed */
+                if (!utf8_valid(name, name_len)) {
+                    return -1;
+                }
+                continue;                 /* to the while: a ',' or the end */
             }
             if (!first) {
                 im_buf_lit(b, ",");
@@ -410,6 +451,7 @@ static int add_time(im_buf_t *b, const char *s)
 int im_render_image(im_buf_t *b, const im_image_row_t *row)
 {
     apr_size_t mark = b->len;
+    apr_int64_t now;
 
     im_buf_lit(b, "{\"id\":");
     if (add_int(b, row->id)) goto malformed;
@@ -435,9 +477,12 @@ int im_render_image(im_buf_t *b, const im_image_row_t *row)
     im_buf_lit(b, ",\"start_date\":");
     if (add_time(b, row->start_date)) goto malformed;
     im_buf_lit(b, ",\"tags\":");
-    if (render_triples(b, row->tags, "description", 0)) goto malformed;
+    if (render_triples(b, row->tags, "description", NULL)) goto malformed;
     im_buf_lit(b, ",\"versions\":");
-    if (render_triples(b, row->versions, "start_date", 1)) goto malformed;
+    if (!im_parse_int64(row->now, &now)
+        || render_triples(b, row->versions, "start_date", &now)) {
+        goto malformed;
+    }
     im_buf_lit(b, "}");
     b->data[b->len] = '\0';
     return 0;

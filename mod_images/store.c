@@ -50,23 +50,17 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 
 /* The columns of im_image_row_t, in order, for images i.  Tags and
  * versions come from the row itself (tags_json, versions_json: kept by
- * triggers, sql/schema.sql); only once a cached version has ended are the
- * versions read again from image_versions. */
+ * triggers, sql/schema.sql); the renderer leaves out the versions that
+ * ended by the database's now(), the last column. */
 #define SQL_IMAGE_COLUMNS \
     "i.id, i.uuid, i.name, i.created_by," \
     " (SELECT u.username FROM users u WHERE u.id = i.created_by)," \
     " i.description," \
     " (extract(epoch FROM i.end_date) * 1000000)::bigint, i.is_public," \
     " i.icon, (extract(epoch FROM i.start_date) * 1000000)::bigint," \
-    " i.tags_json," \
-    " CASE WHEN i.versions_until IS NULL OR i.versions_until > now()" \
-    " THEN i.versions_json ELSE" \
-    " (SELECT json_agg(json_build_array(v.id, v.name," \
-    " (extract(epoch FROM v.start_date) * 1000000)::bigint)" \
-    " ORDER BY v.start_date, v.id) FROM image_versions v" \
-    " WHERE v.image_id = i.id" \
-    " AND (v.end_date IS NULL OR v.end_date > now()))::text END"
-#define IMAGE_NCOLS 12
+    " i.tags_json, i.versions_json," \
+    " (extract(epoch FROM now()) * 1000000)::bigint"
+#define IMAGE_NCOLS 13
 
 #define SQL_GET_IMAGE(match) \
     SQL_CALLER " SELECT c.bad_token, " SQL_IMAGE_COLUMNS \
@@ -480,7 +474,7 @@ static void read_image(ap_dbd_t *dbd, apr_dbd_row_t *row, int first,
         &img->id, &img->uuid, &img->name, &img->creator_id,
         &img->creator_name, &img->description, &img->end_date,
         &img->is_public, &img->icon, &img->start_date, &img->tags,
-        &img->versions
+        &img->versions, &img->now
     };
     int i;
 

@@ -35,7 +35,7 @@
 --    image is given: search_text in exactly the format of
 --    images_search_text() (name, description, then each tag's name and
 --    description in tag id order, newline-separated, lower-cased), tags_json,
---    versions_json and versions_until with the content of
+--    versions_json with the content of
 --    images_tags_json() and the others.  Writing them once is much cheaper
 --    than updating a million rows afterwards (a second version of every row
 --    and of every index entry, trigram index included).
@@ -55,8 +55,7 @@
 --   SELECT count(*) FROM images
 --    WHERE search_text IS DISTINCT FROM images_search_text(id, name, description)
 --       OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb
---       OR versions_json::jsonb IS DISTINCT FROM images_versions_json(id)::jsonb
---       OR versions_until IS DISTINCT FROM images_versions_until(id);
+--       OR versions_json::jsonb IS DISTINCT FROM images_versions_json(id)::jsonb;
 --   SELECT count(*) FROM image_tags it JOIN images i ON i.id = it.image_id
 --    WHERE (it.start_date, it.is_public, it.end_date, it.created_by)
 --          IS DISTINCT FROM (i.start_date, i.is_public, i.end_date, i.created_by);
@@ -287,7 +286,7 @@ UPDATE gen_img SET p2 = NULL WHERE p2 = p1;
 
 INSERT INTO images (id, uuid, name, description, created_by, is_public, icon,
                     start_date, end_date, search_text, tags_json,
-                    versions_json, versions_until)
+                    versions_json)
 SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        gi.r_vis < 0.9,
        CASE WHEN gi.g % 50 = 0 THEN '/images/icons/' || lower(gi.tool1) || '.png'
@@ -302,7 +301,7 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        END,
        lower(x.name || chr(10) || x.description
            || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, '')),
-       tj.tags_json, vj.versions_json, vj.versions_until
+       tj.tags_json, vj.versions_json
   FROM gen_img gi
   JOIN gen_upool u ON u.pos = gi.upos
   CROSS JOIN LATERAL (
@@ -334,14 +333,12 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
                      (t3.id, t3.name, t3.js)) AS x (id, name, js)
        WHERE x.id IS NOT NULL
   ) AS tj
-  -- versions_json: those not ended, by start_date then id
+  -- versions_json: all of them, by start_date then id
   CROSS JOIN LATERAL (
-      SELECT (json_agg(json_build_array(v.id, v.name,
-                           (extract(epoch FROM v.start) * 1000000)::bigint)
-                       ORDER BY v.start, v.id)
-                  FILTER (WHERE v.ends IS NULL OR v.ends > now()))::text
-                 AS versions_json,
-             min(v.ends) FILTER (WHERE v.ends > now()) AS versions_until
+      SELECT json_agg(json_build_array(v.id, v.name,
+                          (extract(epoch FROM v.start) * 1000000)::bigint,
+                          (extract(epoch FROM v.ends) * 1000000)::bigint)
+                      ORDER BY v.start, v.id)::text AS versions_json
         FROM (VALUES (gi.v1, '1.0', gi.start_date, gi.v1_end),
                      (gi.v2, gi.v2_name, gi.v2_start, NULL)) AS v (id, name,
                                                                  start, ends)

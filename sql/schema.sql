@@ -74,12 +74,12 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 --                   Lower-cased: LIKE of a lower-cased term is ILIKE.
 --   tags_json       the image's tags as the module reads them, by name:
 --                   [[id, name, description], ...]; NULL for none.
---   versions_json   its versions that had not ended when it was computed,
---                   by start_date then id: [[id, name, start_date in
---                   microseconds since the epoch], ...]; NULL for none.
---   versions_until  when the first of those versions ends (NULL: none has
---                   an end date).  From then on the module reads the
---                   versions from image_versions instead.
+--   versions_json   all its versions, by start_date then id: [[id, name,
+--                   start_date, end_date or null], ...], the dates in
+--                   microseconds since the epoch; NULL for none.  Ended
+--                   versions are in it: whether a version has ended is a
+--                   matter of the clock, not of a write, so the module
+--                   leaves them out against the database's now().
 ALTER TABLE images ADD COLUMN IF NOT EXISTS search_text text NOT NULL
     DEFAULT '';
 
@@ -104,16 +104,11 @@ $$;
 CREATE OR REPLACE FUNCTION images_versions_json(img bigint)
 RETURNS text LANGUAGE sql STABLE AS $$
     SELECT json_agg(json_build_array(v.id, v.name,
-                    (extract(epoch FROM v.start_date) * 1000000)::bigint)
+                    (extract(epoch FROM v.start_date) * 1000000)::bigint,
+                    (extract(epoch FROM v.end_date) * 1000000)::bigint)
                     ORDER BY v.start_date, v.id)::text
       FROM image_versions v
-     WHERE v.image_id = img AND (v.end_date IS NULL OR v.end_date > now())
-$$;
-
-CREATE OR REPLACE FUNCTION images_versions_until(img bigint)
-RETURNS timestamptz LANGUAGE sql STABLE AS $$
-    SELECT min(v.end_date) FROM image_versions v
-     WHERE v.image_id = img AND v.end_date > now()
+     WHERE v.image_id = img
 $$;
 
 -- The rows are locked before they are computed: a transaction changing the
@@ -145,8 +140,7 @@ BEGIN
     PERFORM 1 FROM images WHERE id = ANY (ids) ORDER BY id
         FOR NO KEY UPDATE;
     UPDATE images i
-       SET versions_json = images_versions_json(i.id),
-           versions_until = images_versions_until(i.id)
+       SET versions_json = images_versions_json(i.id)
      WHERE i.id = ANY (ids);
 END $$;
 
@@ -160,7 +154,6 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.tags_json := images_tags_json(NEW.id);
         NEW.versions_json := images_versions_json(NEW.id);
-        NEW.versions_until := images_versions_until(NEW.id);
     END IF;
     RETURN NEW;
 END $$;
@@ -175,8 +168,8 @@ DECLARE
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         IF TG_TABLE_NAME = 'image_versions' THEN
-            UPDATE images SET versions_json = NULL, versions_until = NULL
-             WHERE versions_json IS NOT NULL OR versions_until IS NOT NULL;
+            UPDATE images SET versions_json = NULL
+             WHERE versions_json IS NOT NULL;
         ELSE
             UPDATE images i
                SET search_text = images_search_text(i.id, i.name,
@@ -275,6 +268,7 @@ ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_trunc;
 
 -- An existing catalogue gets the columns and their values here, in the same
 -- transaction as the triggers that keep them: no write can slip between.
+DROP FUNCTION IF EXISTS images_versions_until(bigint);
 -- (The first run rewrites every image; readers of images wait for it.)
 DO $$
 BEGIN
@@ -282,11 +276,18 @@ BEGIN
                     WHERE attrelid = 'images'::regclass
                       AND attname = 'tags_json' AND NOT attisdropped) THEN
         ALTER TABLE images ADD COLUMN tags_json text,
-                           ADD COLUMN versions_json text,
-                           ADD COLUMN versions_until timestamptz;
+                           ADD COLUMN versions_json text;
         UPDATE images i SET tags_json = images_tags_json(i.id),
-                            versions_json = images_versions_json(i.id),
-                            versions_until = images_versions_until(i.id);
+                            versions_json = images_versions_json(i.id);
+    END IF;
+    -- versions_json of the first form (visible versions only, with the
+    -- time the first of them ends beside it): all versions now
+    IF EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = 'images'::regclass
+                  AND attname = 'versions_until' AND NOT attisdropped) THEN
+        ALTER TABLE images DROP COLUMN versions_until;
+        UPDATE images i SET versions_json = images_versions_json(i.id)
+         WHERE versions_json IS DISTINCT FROM images_versions_json(i.id);
     END IF;
 END $$;
 COMMIT;

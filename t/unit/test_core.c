@@ -157,7 +157,10 @@ static void test_render(void)
         "1", "f268aebc-d956-11e4-b9d6-1681e6b88ec1", "name", "1", "alice",
         "description", NULL, "t", NULL, "1427740245501948",
         "[[2, \"b\", \"\"], [1, \"a\", \"x\"]]",
-        "[[1, \"1.0\", 1427740245501948]]"
+        "[[1, \"1.0\", 1427740245501948, null],"
+        " [3, \"0.9\", 1427740245501947, 1427740245501948],"
+        " [4, \"2.0\", 1427740245501949, 1427740245501949]]",
+        "1427740245501948"
     };
     im_buf_t b;
 
@@ -171,8 +174,11 @@ static void test_render(void)
            "\"tags\":[{\"id\":2,\"name\":\"b\",\"description\":\"\"},"
            "{\"id\":1,\"name\":\"a\",\"description\":\"x\"}],"
            "\"versions\":[{\"id\":1,\"name\":\"1.0\","
-           "\"start_date\":\"2015-03-30T18:30:45.501948Z\"}]}",
-           "representation in contract key order, compact");
+           "\"start_date\":\"2015-03-30T18:30:45.501948Z\"},"
+           "{\"id\":4,\"name\":\"2.0\","
+           "\"start_date\":\"2015-03-30T18:30:45.501949Z\"}]}",
+           "representation in contract key order, compact; a version whose"
+           " end is not after now left out, one ending later kept");
     row.tags = NULL;
     row.versions = "[]";
     im_buf_init(&b, p, 16);
@@ -190,7 +196,8 @@ static void test_render_strings(void)
         "\x01\x1f\x7f", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", "",
     };
     im_image_row_t row = {
-        "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL
+        "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL,
+        "0"
     };
     apr_size_t i;
 
@@ -242,7 +249,8 @@ static void test_render_malformed(void)
         "[[1, \"\xf4\x90\x80\x80\", \"\"]]", "[[1, \"a\", \"b\"",
     };
     im_image_row_t row = {
-        "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL
+        "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL,
+        "0"
     };
     apr_size_t i;
     im_buf_t b;
@@ -255,10 +263,28 @@ static void test_render_malformed(void)
            "malformed tags %lu refused, nothing appended", (unsigned long)i);
     }
     row.tags = NULL;
-    row.versions = "[[1, \"1.0\", \"not a time\"]]";
+    row.versions = "[[1, \"1.0\", \"not a time\", null]]";
     im_buf_init(&b, p, 16);
     ok(im_render_image(&b, &row) == -1, "version time must be an integer");
-    row.versions = "[[-9223372036854775808, \"1.0\", 0]]";
+    row.versions = "[[1, \"1.0\", 0]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "a version without its end refused");
+    row.versions = "[[1, \"1.0\", 0, \"x\"]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "a version end must be a number");
+    row.versions = "[[1, \"1.0\", 0, nul]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "nor a cut null");
+    row.versions = "[[1, \"1.0\", 0, -5], [2, \"2.0\", 0, 0]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0
+       && strstr(b.data, "\"versions\":[]}"),
+       "every version ended: an empty list");
+    row.now = NULL;
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == -1, "no clock: refused");
+    row.now = "0";
+    row.versions = "[[-9223372036854775808, \"1.0\", 0, null]]";
     im_buf_init(&b, p, 16);
     ok(im_render_image(&b, &row) == 0
        && strstr(b.data, "{\"id\":-9223372036854775808,"),
