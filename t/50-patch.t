@@ -298,7 +298,7 @@ CREATE TRIGGER patch_fail BEFORE UPDATE ON images
     FOR EACH ROW WHEN (NEW.description LIKE 'victim%')
     EXECUTE FUNCTION patch_fail();
 SQL
-my $r = patch(1, %alice_token, json => { description => 'victim once' });
+$r = patch(1, %alice_token, json => { description => 'victim once' });
 is $r->{status}, 200, 'a deadlock victim runs again: 200';
 is $t->get('/images/1')->{json}{description}, 'victim once', 'and lands';
 is $t->sql_value('SELECT last_value FROM patch_fails'), 2, 'in two runs';
