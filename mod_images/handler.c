@@ -215,6 +215,13 @@ static int page_link(im_buf_t *b, request_rec *r, const im_dir_conf_t *conf,
                                         NULL));
 }
 
+static int link_failed(request_rec *r)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "a page link is not UTF-8 (ImagesBaseURL?)");
+    return im_send_server_error(r);
+}
+
 static int list_images(request_rec *r, const im_dir_conf_t *conf,
                        const im_caller_t *who)
 {
@@ -262,12 +269,12 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
     im_buf_lit(&b, ",\"next\":");
     if (page < pages ? page_link(&b, r, conf, page + 1)
                      : im_buf_string(&b, NULL)) {
-        return im_send_entity(r, NULL, 0, 0);
+        return link_failed(r);
     }
     im_buf_lit(&b, ",\"previous\":");
     if (page > 1 ? page_link(&b, r, conf, page == 2 ? 0 : page - 1)
                  : im_buf_string(&b, NULL)) {
-        return im_send_entity(r, NULL, 0, 0);
+        return link_failed(r);
     }
     im_buf_lit(&b, ",\"results\":[");
     for (i = 0; i < rows->nelts; i++) {
@@ -277,7 +284,7 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
         if (im_render_image(&b, &APR_ARRAY_IDX(rows, i, im_image_row_t))) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "malformed image row from the database");
-            return im_send_entity(r, NULL, 0, 0);
+            return im_send_server_error(r);
         }
     }
     im_buf_lit(&b, "]}");

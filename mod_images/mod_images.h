@@ -109,6 +109,8 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 /* Send a JSON body with a status; returns OK for the handler to return. */
 int im_send_json(request_rec *r, int status, json_t *body);
+/* 500 {"detail": "A server error occurred."}; the caller has logged why. */
+int im_send_server_error(request_rec *r);
 /* {"detail": detail} with a status. */
 int im_send_detail(request_rec *r, int status, const char *detail);
 /* A JSON body (already written; NULL: a 500) with its ETag; when

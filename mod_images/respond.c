@@ -22,6 +22,12 @@ static int send_text(request_rec *r, int status, const char *text,
     return OK;
 }
 
+int im_send_server_error(request_rec *r)
+{
+    return send_text(r, HTTP_INTERNAL_SERVER_ERROR, internal_error,
+                     sizeof(internal_error) - 1);
+}
+
 int im_send_json(request_rec *r, int status, json_t *body)
 {
     apr_size_t len = 0;
@@ -31,8 +37,7 @@ int im_send_json(request_rec *r, int status, json_t *body)
     if (!text) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "could not serialise a response body");
-        return send_text(r, HTTP_INTERNAL_SERVER_ERROR, internal_error,
-                         sizeof(internal_error) - 1);
+        return im_send_server_error(r);
     }
     return send_text(r, status, text, len);
 }
@@ -48,7 +53,7 @@ int im_send_entity(request_rec *r, const char *text, apr_size_t len,
     const char *etag;
 
     if (!text) {
-        return im_send_json(r, HTTP_OK, NULL);
+        return im_send_server_error(r);
     }
     etag = im_etag(r->pool, text, len);
     apr_table_setn(r->headers_out, "ETag", etag);
@@ -68,7 +73,7 @@ int im_send_image(request_rec *r, const im_image_row_t *row, int conditional)
     if (im_render_image(&b, row)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "malformed image row from the database");
-        return im_send_entity(r, NULL, 0, 0);
+        return im_send_server_error(r);
     }
     return im_send_entity(r, b.data, b.len, conditional);
 }
