@@ -113,7 +113,7 @@ static void check_query(const im_list_query_t *q)
     CHECK(q->page_size >= 1 && q->page_size <= MAX_SIZE);
     CHECK(q->page >= 1 || q->page == IM_PAGE_LAST
           || q->page == IM_PAGE_INVALID);
-    CHECK(q->created_by && q->tag && q->search_all);
+    CHECK(q->created_by && q->tag && q->search_all && q->search_rest);
     CHECK(im_utf8_valid(q->created_by));
     CHECK(im_utf8_valid(q->tag));
     CHECK(im_utf8_valid(q->search_all));
@@ -125,7 +125,8 @@ static void check_query(const im_list_query_t *q)
     }
     CHECK(q->search_terms >= 0);
     if (q->search_terms == 0) {
-        CHECK(q->search_leads == 0 && *q->search_all == '\0');
+        CHECK(q->search_leads == 0 && *q->search_all == '\0'
+              && *q->search_rest == '\0');
         return;
     }
     /* one "%...%" pattern a line */
@@ -134,6 +135,13 @@ static void check_query(const im_list_query_t *q)
         lines += *c == '\n';
     }
     CHECK(lines == q->search_terms);
+    /* the terms that do not lead are the rest, one a line */
+    CHECK(im_utf8_valid(q->search_rest));
+    lines = *q->search_rest ? 1 : 0;
+    for (c = q->search_rest; *c; c++) {
+        lines += *c == '\n';
+    }
+    CHECK(lines == q->search_terms - q->search_leads);
     /* the leads are terms of the search, the longest first */
     CHECK(q->search_leads >= 1 && q->search_leads <= 3);
     for (k = 0; k < q->search_leads; k++) {

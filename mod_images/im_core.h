@@ -49,11 +49,13 @@ typedef struct {
     /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped):
      * search_all holds every pattern joined by newlines; search_lead the
      * longest, then the next two if they are long enough for the trigram
-     * index (search_leads says how many), to lead the index together. */
+     * index of the words (search_leads says how many), to lead the index
+     * together; search_rest the patterns of the other terms. */
     int search_terms;
     int search_leads;
     const char *search_lead[3];
     const char *search_all;
+    const char *search_rest;
     apr_int64_t page;        /* >= 1, IM_PAGE_LAST or IM_PAGE_INVALID */
     int page_size;
     /* a filter whose value held a NUL byte: 400, as Django's forms say */

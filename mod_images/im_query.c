@@ -252,11 +252,12 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
     /* the three longest terms' patterns and lengths, longest first */
     const char *lead[3] = {"", "", ""};
     apr_size_t lead_len[3] = {0, 0, 0};
-    int k;
+    apr_array_header_t *rest;
+    int i, k;
 
     q->search_terms = 0;
     q->search_leads = 0;
-    q->search_all = "";
+    q->search_all = q->search_rest = "";
     while (*s) {
         const char *start;
         apr_size_t len;
@@ -295,6 +296,17 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
             break;
         }
     }
+    /* the others are checked row by row (a lead is one of the patterns
+     * themselves, so it is told apart by its address) */
+    rest = apr_array_make(p, pats->nelts, sizeof(char *));
+    for (i = 0; i < pats->nelts; i++) {
+        const char *pat = APR_ARRAY_IDX(pats, i, const char *);
+        for (k = 0; k < q->search_leads && q->search_lead[k] != pat; k++);
+        if (k == q->search_leads) {
+            *(const char **)apr_array_push(rest) = pat;
+        }
+    }
+    q->search_rest = apr_array_pstrcat(p, rest, '\n');
 }
 
 void im_query_parse(apr_pool_t *p, const char *args, int default_size,
@@ -307,7 +319,7 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
     out->created_by = "";
     out->tag = "";
 
-    out->search_all = "";
+    out->search_all = out->search_rest = "";
     out->search_lead[0] = out->search_lead[1] = out->search_lead[2] = "";
     out->page = 1;
     out->page_size = default_size;

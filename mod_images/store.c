@@ -76,7 +76,7 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     SQL_NOT_ENDED("i")
 
 /* The collection's filters; a statement exists for each combination (and
- * for each number of search terms that lead the trigram index) so that
+ * for each number of search terms that lead the words index) so that
  * every plan, generic or not, can use the index that fits.  A variant's
  * number: creator (bit 0), tag (bit 1), search leads 0-3 (bits 2-3). */
 #define FILTER_CREATOR 1
@@ -91,15 +91,17 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     " AND " t ".created_by = (SELECT id FROM users WHERE username = %s::text)"
 static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
-/* up to three long terms lead the trigram index together (one GIN scan
- * intersects them), then every term must match */
-/* search_text is kept lower-cased: LIKE of lower(term) is ILIKE (which
- * lower-cases both sides at every row), without lower-casing every
- * candidate row again */
+/* Up to three long terms lead: each is looked up in the words of the
+ * catalogue, and one scan of the words index (exact, no recheck) finds the
+ * images having a matching word for each (sql/schema.sql, search_words).
+ * The other terms are checked on search_text, kept lower-cased: LIKE of
+ * lower(term) is ILIKE, without lower-casing every row again. */
 static const char *const sql_search_lead =
-    " AND i.search_text LIKE lower(%s::text)";
-static const char *const sql_search_all =
-    " AND i.search_text LIKE ALL (string_to_array(lower(%s::text), chr(10)))";
+    " AND i.search_words && (SELECT coalesce(array_agg(v.word), '{}')"
+    " FROM search_vocab v WHERE v.word LIKE lower(%s::text))";
+static const char *const sql_search_rest =
+    " AND (%s::text = '' OR i.search_text LIKE ALL"
+    " (string_to_array(lower(%s::text), chr(10))))";
 
 /* PATCH, in one transaction: lock the row first, so that the read after it
  * (a new snapshot) sees the latest committed state; then read the caller's
@@ -175,7 +177,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
         where = apr_pstrcat(p, where, sql_search_lead, NULL);
     }
     if (SEARCH_LEADS(filters)) {
-        where = apr_pstrcat(p, where, sql_search_all, NULL);
+        where = apr_pstrcat(p, where, sql_search_rest, NULL);
     }
     const char *offset =
         " o AS (SELECT CASE WHEN c.page = 0"
@@ -544,7 +546,7 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    const char *args[4 + 6 + 1];
+    const char *args[4 + 7 + 1];  /* caller, paging; filters; LIMIT */
     int nargs = 4, filters = 0, n, i;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -572,7 +574,8 @@ im_store_status_e im_store_list_images(request_rec *r,
         for (i = 0; i < q->search_leads; i++) {
             args[nargs++] = q->search_lead[i];
         }
-        args[nargs++] = q->search_all;
+        args[nargs++] = q->search_rest;
+        args[nargs++] = q->search_rest;
     }
     args[nargs++] = args[2];              /* LIMIT */
     st = run(r, STMT_LIST + filters, nargs, args, &dbd, &res);

@@ -38,15 +38,17 @@
 --    versions_json with the content of
 --    images_tags_json() and the others.  Writing them once is much cheaper
 --    than updating a million rows afterwards (a second version of every row
---    and of every index entry, trigram index included).
+--    and of every index entry).  search_words is computed from search_text
+--    by PostgreSQL itself (a generated column), and the new words go to
+--    search_vocab by its statement trigger, left on.
 --  * A load that at least doubles the number of images drops the secondary
---    indexes and builds them again at the end (the trigram index is most of
---    the load's time either way, and a build costs about half as much as
---    row-by-row insertion); that blocks readers of those tables until COMMIT.
+--    indexes and builds them again at the end (a GIN index build costs much
+--    less than row-by-row insertion); that blocks readers of those tables
+--    until COMMIT.
 --  * Run by a superuser, the load also skips the foreign-key check triggers
 --    (session_replication_role = replica, for this transaction only).
---  * VACUUM ANALYZE at the end flushes the trigram index's pending list, sets
---    the visibility map and refreshes the planner statistics.
+--  * VACUUM ANALYZE at the end sets the visibility map and refreshes the
+--    planner statistics.
 -- Measured on a 2-core VM (PostgreSQL 15, default settings, other work
 -- running: load average 4-6): n=1000000 on top of the sample data in 180 s
 -- as superuser, 190 s as the database owner; n=10000 in 1-4 s.
@@ -67,7 +69,7 @@
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
--- Larger sorts and trigram pending-list flushes in memory.
+-- Larger sorts and index builds in memory.
 SET work_mem = '256MB';
 SET maintenance_work_mem = '512MB';
 -- JIT compiles for a second per big statement and gains nothing here.
@@ -100,8 +102,8 @@ SET LOCAL session_replication_role = replica;
 -- A load that at least doubles the images drops the secondary indexes of
 -- the tables it fills (not those behind a primary key or unique constraint)
 -- and builds them again at the end, from their definitions as they are in the
--- database: one trigram index build costs about half of a million trigram
--- index insertions.  DROP INDEX locks the tables against readers until
+-- database: one GIN index build costs much less than a million GIN index
+-- insertions.  DROP INDEX locks the tables against readers until
 -- COMMIT; a smaller load keeps the indexes and does not block readers.
 SELECT :n >= count(*) AS rebuild FROM images \gset
 CREATE TEMP TABLE gen_indexes ON COMMIT DROP AS

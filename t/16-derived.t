@@ -1,7 +1,8 @@
-# The derived fields of an image (tags_json, versions_json, search_text, and
-# the copies in image_tags; sql/schema.sql) stay equal to what the tables say through
-# every kind of direct change to the tables, and the API shows the tables,
-# never a stale copy: an operator's own SQL is as good as a PATCH.
+# The derived fields of an image (tags_json, versions_json, search_text and
+# its words, the copies in image_tags; sql/schema.sql) stay equal to what
+# the tables say through every kind of direct change to the tables, and the
+# API shows the tables, never a stale copy: an operator's own SQL is as good
+# as a PATCH.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -29,10 +30,18 @@ SELECT count(*) FROM image_tags it JOIN images i ON i.id = it.image_id
        IS DISTINCT FROM (i.start_date, i.is_public, i.end_date, i.created_by)
 SQL
 }
+# words of images missing from the words a search looks up
+sub missing_words {
+    return $t->sql_value(<<'SQL');
+SELECT count(*) FROM images i, unnest(i.search_words) w
+ WHERE NOT EXISTS (SELECT 1 FROM search_vocab v WHERE v.word = w)
+SQL
+}
 sub after {
     my ($what, $sql) = @_;
     $t->sql($sql) if $sql;
     is stale(), 0, "derived fields right after $what";
+    is missing_words(), 0, "search words known right after $what";
     is stale_links(), 0, "tag links' image columns right after $what";
 }
 sub tags_of {

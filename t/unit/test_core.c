@@ -80,6 +80,7 @@ static void test_query(void)
     ok(q.search_leads == 2, "two long terms lead");
     is_str(q.search_lead[0], "%longestterm%", "longest term leads");
     is_str(q.search_lead[1], "%a\\%b\\_c\\\\d%", "second longest next");
+    is_str(q.search_rest, "", "no term left when every term leads");
     im_query_parse(p, "search=bb+a+dddd+ccc+eeeee", 100, 1000, &q);
     ok(q.search_leads == 3 && strcmp(q.search_lead[0], "%eeeee%") == 0
        && strcmp(q.search_lead[1], "%dddd%") == 0
@@ -89,6 +90,10 @@ static void test_query(void)
        "short terms: only the longest leads");
     im_query_parse(p, "search=jupyter+ge", 100, 1000, &q);
     ok(q.search_leads == 1, "a short second term does not lead");
+    is_str(q.search_rest, "%ge%", "the short term is checked row by row");
+    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+bb", 100, 1000, &q);
+    is_str(q.search_rest, "%bb%\n%a%\n%bb%",
+           "the terms that do not lead, in their order");
     im_query_parse(p, "search=+,+", 100, 1000, &q);
     ok(q.search_terms == 0, "only separators: no search");
     im_query_parse(p, "search=%FF", 100, 1000, &q);

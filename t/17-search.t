@@ -1,0 +1,172 @@
+# Search through the words index (sql/schema.sql, search_words) finds
+# exactly what the contract says (CONTRACT.md section 5: every term matches,
+# case-insensitively as a substring, the image's name or description or one
+# of its tags' name or description): random texts full of separators and
+# LIKE metacharacters, random terms, and the answer of the API compared
+# with a query of the base tables that knows nothing of search_text,
+# search_words or search_vocab; then again after writes of every kind.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Encode qw(encode_utf8);
+use ImagesTest;
+
+binmode $_, ':encoding(UTF-8)'
+    for map { Test::More->builder->$_ } qw(output failure_output todo_output);
+my $seed = $ENV{SEARCH_SEED} || 20261130;
+srand($seed);
+note "SEARCH_SEED=$seed";
+
+my $t = ImagesTest->new;
+my %alice_tok = (token => 'alice-token-0123456789abcdef');
+my $alice = $t->sql_value("SELECT id FROM users WHERE username = 'alice'");
+
+my @WORDS = ('alpha', 'Beta', 'gamma', 'DELTA', "caf\x{e9}", "\x{dc}NI",
+             '50%off', 'a_b', 'x\\y', 'ab', 'bab', "it's", 'Ga');
+# every separator of a search term, and characters that are not one
+my @SEPS = (' ', ',', "\t", "\x0b", "\x0c", "\r", "\n", ', ', '  ',
+            '-', '.', ';', "\x{a0}");
+sub text {
+    my $n = 1 + int rand 5;
+    my $s = $WORDS[rand @WORDS];
+    $s .= $SEPS[rand @SEPS] . $WORDS[rand @WORDS] for 2 .. $n;
+    return $s;
+}
+sub q_lit { my $s = encode_utf8($_[0]); return "\$q\$$s\$q\$" }
+
+# 150 images (some private, some ended), 12 tags, random links (i.id > 0
+# has the tags drawn again for each image)
+my @values;
+for my $i (1 .. 150) {
+    my $public = rand() < 0.85 ? 'true' : 'false';
+    my $end = rand() < 0.05 ? "now() - interval '1 day'" : 'NULL';
+    push @values, '(' . join(', ', q_lit(text()), q_lit(text()), $alice,
+                             $public, $end) . ')';
+}
+$t->sql('INSERT INTO images (name, description, created_by, is_public,'
+        . ' end_date) VALUES ' . join(', ', @values));
+$t->sql('INSERT INTO tags (name, description) VALUES '
+        . join(', ', map { '(' . q_lit("t$_ " . text()) . ', '
+                           . q_lit(text()) . ')' } 1 .. 12));
+$t->sql(q{INSERT INTO image_tags (image_id, tag_id)
+          SELECT DISTINCT i.id, t.id FROM images i
+            JOIN LATERAL (SELECT id FROM tags WHERE name LIKE 't%'
+                             AND i.id > 0
+                           ORDER BY random() LIMIT 2) t ON true
+           WHERE i.created_by = } . $alice . q{ AND random() < 0.5});
+
+sub like_pattern {
+    my ($term) = @_;
+    $term =~ s/([\\%_])/\\$1/g;
+    return "%$term%";
+}
+# the contract, on the base tables
+sub expected {
+    my ($search) = @_;
+    my @terms = grep { length } split /[ \t\n\x0b\x0c\r,]+/, $search;
+    my $where = join '', map {
+        my $p = q_lit(like_pattern($_));
+        " AND (lower(i.name) LIKE lower($p) OR lower(i.description) LIKE"
+        . " lower($p) OR EXISTS (SELECT 1 FROM image_tags it JOIN tags t"
+        . " ON t.id = it.tag_id WHERE it.image_id = i.id AND"
+        . " (lower(t.name) LIKE lower($p)"
+        . " OR lower(t.description) LIKE lower($p))))"
+    } @terms;
+    my $rows = $t->sql('SELECT id FROM images i WHERE i.is_public'
+                       . ' AND (i.end_date IS NULL OR i.end_date > now())'
+                       . $where . ' ORDER BY i.start_date DESC, i.id DESC');
+    return join ',', map { $_->[0] } @$rows;
+}
+sub uri {
+    my $s = encode_utf8($_[0]);
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
+    return $s;
+}
+sub found {
+    my ($search) = @_;
+    my $r = $t->get('/images?page_size=1000&search=' . uri($search));
+    return "status $r->{status}" unless $r->{status} == 200;
+    return join ',', map { $_->{id} } @{ $r->{json}{results} };
+}
+# a random search: pieces of the words, in any case, sometimes two or
+# three terms, sometimes a piece of text across a separator
+sub random_search {
+    my @terms;
+    for (0 .. int rand 3) {
+        my $w = rand() < 0.2 ? text() : $WORDS[rand @WORDS];
+        my $from = int rand length $w;
+        my $piece = substr $w, $from, 1 + int rand(length($w) - $from);
+        $piece = rand() < 0.5 ? uc $piece : lc $piece if rand() < 0.3;
+        push @terms, $piece;
+    }
+    return join $SEPS[rand 9], @terms;
+}
+sub compare {
+    my ($what, $n) = @_;
+    my ($same, $hits, @bad) = (0, 0);
+    for (1 .. $n) {
+        my $s = random_search();
+        my ($want, $got) = (expected($s), found($s));
+        if ($want eq $got) {
+            $same++;
+            $hits++ if length $want;
+        } else {
+            push @bad, "search '$s': want [$want] got [$got]";
+        }
+    }
+    is $same, $n, "$what: $n random searches answer as the contract says"
+        or diag join "\n", @bad[0 .. ($#bad < 4 ? $#bad : 4)];
+    # the comparison means something only if searches find images
+    cmp_ok $hits, '>', $n / 4, "$what: most of them find images";
+}
+sub vocab_complete {
+    my ($what) = @_;
+    is $t->sql_value(q{SELECT count(*) FROM images i, unnest(i.search_words) w
+                        WHERE NOT EXISTS (SELECT 1 FROM search_vocab v
+                                           WHERE v.word = w)}), 0,
+        "$what: every word of every image is in search_vocab";
+    is $t->sql_value(q{SELECT count(*) FROM images
+                        WHERE search_words IS DISTINCT FROM
+                              search_words_of(search_text)}), 0,
+        "$what: search_words are the words of search_text";
+}
+
+vocab_complete('loaded');
+compare('loaded', 150);
+for my $s ("ga\x0bmm", "ha\x0cbe", 'pha,be', '50%o', 'a_b x\\y', "\x{e9}",
+           "\x{fc}ni", 'lta;ga', "lta\x{a0}ga", '%', '_', "it's") {
+    is found($s), expected($s), "search '$s'";
+}
+
+# writes of every kind bring new words, which are found at once
+my @ids = map { $_->[0] } @{ $t->sql("SELECT id FROM images"
+                                     . " WHERE created_by = $alice AND is_public"
+                                     . " AND end_date IS NULL"
+                                     . " ORDER BY id LIMIT 3") };
+my $r = $t->request(PATCH => "/images/$ids[0]", %alice_tok,
+                    json => { description => "Quokka,zebra42\tnewword" });
+is $r->{status}, 200, 'PATCH with new words';
+is found('quokka'), $ids[0], 'a word new with a PATCH is found';
+is found('ebra4 wword'), $ids[0], 'pieces of two new words';
+$t->sql("UPDATE images SET name = 'Wombat Land' WHERE id = $ids[1]");
+is found('wombat'), $ids[1], 'a word new with an UPDATE of a name';
+$t->sql("UPDATE tags SET description = 'Numbat habitat' WHERE name LIKE 't1 %'");
+is found('numbat'), expected('numbat'), 'a word new in a tag description';
+isnt expected('numbat'), '', '... which some images have';
+cmp_ok $t->sql_value('SELECT count(DISTINCT tag_id) FROM image_tags'), '>', 6,
+    'the images have tags of all sorts';
+$t->sql("INSERT INTO tags (name, description) VALUES ('t99 echidna', 'spiny');"
+        . " INSERT INTO image_tags (image_id, tag_id)"
+        . " SELECT $ids[2], id FROM tags WHERE name = 't99 echidna'");
+is found('echidna spin'), $ids[2], 'a word new with a new tag link';
+$t->sql("INSERT INTO images (name, description, created_by)"
+        . " VALUES ('Platypus', 'egg', $alice)");
+like found('platyp'), qr/^\d+$/, 'a word new with a new image';
+$t->sql("UPDATE images SET description = 'gone' WHERE id = $ids[0]");
+is found('quokka'), '', 'a word no image has any more finds nothing';
+vocab_complete('after writes');
+push @WORDS, 'quokka', 'wombat', 'numbat', 'echidna', 'platypus';
+compare('after writes', 100);
+
+done_testing;
