@@ -143,6 +143,9 @@ json_t *im_render_detail(const char *detail);
 /* Serialise compactly into the pool; NULL on failure. */
 char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len);
 
+/* XXH64 of data under seed (the xxHash specification). */
+apr_uint64_t im_xxh64(const void *data, apr_size_t len, apr_uint64_t seed);
+
 /* A strong ETag for a response body: a quoted hex digest. */
 const char *im_etag(apr_pool_t *p, const char *body, apr_size_t len);
 

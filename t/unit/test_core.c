@@ -308,6 +308,22 @@ static void test_etag_and_token(void)
 {
     const char *tag = im_etag(p, "abc", 3), *key, *why;
 
+    char xs[101];
+
+    memset(xs, 'x', 100);
+    xs[100] = '\0';
+    /* vectors from xxhsum -H64 (Debian's xxhash) */
+    ok(im_xxh64("", 0, 0) == UINT64_C(0xef46db3751d8e999), "XXH64 empty");
+    ok(im_xxh64("abc", 3, 0) == UINT64_C(0x44bc2cf5ad770999), "XXH64 abc");
+    ok(im_xxh64(xs, 100, 0) == UINT64_C(0x92f0de5a88a3c094),
+       "XXH64 100 bytes (32-byte stripes, a 4-byte tail)");
+    ok(im_xxh64(xs, 45, 0) == UINT64_C(0x41c325c19bf23e4f),
+       "XXH64 45 bytes (stripe, 8-, 4- and 1-byte tails)");
+    ok(im_xxh64("hello, world: 0123456789", 24, 0)
+       == UINT64_C(0x2f5dffdd7516b760), "XXH64 24 bytes (8-byte tails)");
+    ok(im_xxh64("abc", 3, 1) != im_xxh64("abc", 3, 0), "the seed counts");
+    ok(strcmp(im_etag(p, xs, 100), im_etag(p, xs, 99)) != 0,
+       "a different body, a different etag");
     ok(strlen(tag) == 34 && tag[0] == '"', "etag is a quoted digest");
     ok(im_etag_match(tag, tag, 1), "etag matches itself");
     ok(im_etag_match(apr_pstrcat(p, "\"x\", ", tag, NULL), tag, 1),
