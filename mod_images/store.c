@@ -189,6 +189,46 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " FROM c CROSS JOIN n LEFT JOIN i ON true"
         " ORDER BY i.start_date DESC, i.id DESC", NULL);
 
+    if (filters == FILTER_CREATOR) {
+        /* By creator alone: the count adds up the four disjoint ways one
+         * of the creator's images is visible, as the unfiltered count does;
+         * the bulk (public, no end date) is kept counted by triggers
+         * (creator_counts, sql/schema.sql) instead of a visibility-map
+         * lookup for each of the creator's images.  The first page is read
+         * with its rows from the creator's index; a later page skips rows
+         * in the index alone, then fetches its own. */
+        return apr_pstrcat(p, SQL_CALLER,
+            ", cr AS (SELECT id FROM users WHERE username = %s::text),"
+            " f AS NOT MATERIALIZED (SELECT i.* FROM images i, c WHERE ",
+            SQL_VISIBLE, " AND i.created_by = (SELECT id FROM cr)),"
+            " n AS (SELECT"
+            " coalesce((SELECT public_open FROM creator_counts"
+            " WHERE created_by = (SELECT id FROM cr)), 0)"
+            " + (SELECT count(*) FROM images i"
+            " WHERE i.created_by = (SELECT id FROM cr)"
+            " AND i.is_public AND i.end_date > now())"
+            " + (SELECT count(*) FROM images i"
+            " WHERE i.created_by = (SELECT id FROM cr)"
+            " AND (SELECT c.uid FROM c) = (SELECT id FROM cr)"
+            " AND NOT i.is_public"
+            " AND (i.end_date IS NULL OR i.end_date > now()))"
+            " + (SELECT count(*) FROM images i, c, image_members m"
+            " WHERE m.user_id = c.uid AND m.image_id = i.id"
+            " AND (m.end_date IS NULL OR m.end_date > now())"
+            " AND NOT i.is_public AND i.created_by <> c.uid"
+            " AND i.created_by = (SELECT id FROM cr)"
+            " AND (i.end_date IS NULL OR i.end_date > now()))"
+            " AS total),", offset,
+            " near AS (SELECT * FROM f WHERE (SELECT off = 0 FROM o)"
+            " ORDER BY f.start_date DESC, f.id DESC LIMIT %s::int),"
+            " far AS (SELECT f.id FROM f WHERE (SELECT off > 0 FROM o)"
+            " ORDER BY f.start_date DESC, f.id DESC"
+            " LIMIT (SELECT size FROM o) OFFSET (SELECT off FROM o)),"
+            " i AS (SELECT * FROM near UNION ALL"
+            " SELECT im.* FROM far JOIN images im ON im.id = far.id)",
+            tail, NULL);
+    }
+
     if (filters) {
         /* Filtered: the matching, visible set comes from the index that
          * suits the filters.  A search is rechecked row by row, so its set

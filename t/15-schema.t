@@ -59,13 +59,25 @@ $t->sql("INSERT INTO image_tags VALUES (500, 1), (500, 3)");
 $t->sql("DELETE FROM tags WHERE id = 3");
 unlike $search->(500), qr/docker/, 'deleted tag leaves search_text';
 
-# image_counts keeps the number of public images with no end date
+# image_counts keeps the number of public images with no end date, and
+# creator_counts that of each creator
 my $counted = sub {
     my ($label) = @_;
     my ($kept, $real) = @{ $t->sql("SELECT (SELECT n FROM image_counts"
         . " WHERE what = 'public_open'), (SELECT count(*) FROM images"
         . " WHERE is_public AND end_date IS NULL)")->[0] };
     is $kept, $real, "image_counts right after $label ($real)";
+    # creators whose kept count is not their real one (a creator with
+    # none may have a row of 0 or no row)
+    is $t->sql_value(<<'SQL'), 0, "creator_counts right after $label";
+SELECT count(*)
+  FROM (SELECT created_by, public_open FROM creator_counts
+         WHERE public_open <> 0) k
+  FULL JOIN (SELECT created_by, count(*) AS n FROM images
+              WHERE is_public AND end_date IS NULL GROUP BY created_by) r
+    ON r.created_by = k.created_by
+ WHERE k.public_open IS DISTINCT FROM r.n
+SQL
 };
 $counted->('the sample');
 $t->sql("INSERT INTO images (name, created_by) SELECT 'n' || g, 1"
@@ -80,6 +92,11 @@ $t->sql("UPDATE images SET end_date = NULL WHERE name = 'n3'");
 $counted->('reopening it');
 $t->sql("UPDATE images SET description = 'x' WHERE name LIKE 'n%'");
 $counted->('an update that changes no count');
+$t->sql("UPDATE images SET created_by = 2 WHERE name IN ('n6', 'n7')");
+$counted->('giving two to another creator');
+$t->sql("UPDATE images SET created_by = 3 - created_by, is_public = NOT is_public"
+        . " WHERE name LIKE 'n%' AND created_by IN (1, 2)");
+$counted->('swapping creators and visibility in one statement');
 $t->sql("DELETE FROM images WHERE name IN ('n4', 'n5', 'n1')");
 $counted->('a delete');
 $t->run_cmd($t->psql_args('images'), '-v', 'n=300', '-f',
@@ -87,7 +104,9 @@ $t->run_cmd($t->psql_args('images'), '-v', 'n=300', '-f',
 $counted->('sql/generate.sql');
 $t->load_sql("$ImagesTest::TOP/sql/sample.sql");
 $counted->('sample.sql again (TRUNCATE)');
-$t->sql("UPDATE image_counts SET n = 12345");
+$t->sql("UPDATE image_counts SET n = 12345; UPDATE creator_counts SET"
+        . " public_open = public_open + 7; INSERT INTO creator_counts"
+        . " VALUES (999999, 3)");
 $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 $counted->('schema.sql recounts');
 
