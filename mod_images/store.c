@@ -93,12 +93,16 @@ static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
 /* Up to three long terms lead: each is looked up in the words of the
  * catalogue, and one scan of the words index (exact, no recheck) finds the
- * images having a matching word for each (sql/schema.sql, search_words).
- * The other terms are checked on search_text, kept lower-cased: LIKE of
- * lower(term) is ILIKE, without lower-casing every row again. */
+ * images having a matching word for each (sql/schema.sql, search_words),
+ * and those marked ' long' (a word too long to keep), checked on
+ * search_text.  The other terms are checked on search_text, kept
+ * lower-cased: LIKE of lower(term) is ILIKE, without lower-casing every
+ * row again. */
 static const char *const sql_search_lead =
-    " AND i.search_words && (SELECT coalesce(array_agg(v.word), '{}')"
-    " FROM search_vocab v WHERE v.word LIKE lower(%s::text))";
+    " AND i.search_words && (SELECT array_append(coalesce(array_agg(v.word),"
+    " '{}'), ' long') FROM search_vocab v WHERE v.word LIKE lower(%s::text))"
+    " AND (NOT i.search_words @> '{\" long\"}'"
+    " OR i.search_text LIKE lower(%s::text))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR i.search_text LIKE ALL"
     " (string_to_array(lower(%s::text), chr(10))))";
@@ -586,7 +590,8 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    const char *args[4 + 7 + 1];  /* caller, paging; filters; LIMIT */
+    /* caller, paging; creator, tag, 3 leads and the rest twice; LIMIT */
+    const char *args[4 + 10 + 1];
     int nargs = 4, filters = 0, n, i;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -612,7 +617,8 @@ im_store_status_e im_store_list_images(request_rec *r,
     if (q->search_terms > 0) {
         filters |= q->search_leads << 2;
         for (i = 0; i < q->search_leads; i++) {
-            args[nargs++] = q->search_lead[i];
+            args[nargs++] = q->search_lead[i];   /* the words */
+            args[nargs++] = q->search_lead[i];   /* a long word */
         }
         args[nargs++] = q->search_rest;
         args[nargs++] = q->search_rest;

@@ -310,10 +310,16 @@ UPDATE images
 -- posting list per word instead of one per trigram of the term: 4 times
 -- less work than a trigram index of search_text for two terms at
 -- 1,000,000 images (docs/performance.md).
+--
+-- A word of more than 400 bytes (an index entry has at most about 2,700)
+-- is not kept: the image gets the mark ' long' instead, which no word can
+-- be (words hold no space), and a search reads every image so marked and
+-- checks search_text itself.
 CREATE OR REPLACE FUNCTION search_words_of(t text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(x.w ORDER BY x.w), '{}')
-      FROM (SELECT DISTINCT w COLLATE "C" AS w
+      FROM (SELECT DISTINCT CASE WHEN octet_length(w) <= 400
+                                 THEN w ELSE ' long' END COLLATE "C" AS w
               FROM unnest(string_to_array(
                        translate(t, chr(9) || chr(10) || chr(11) || chr(12)
                                     || chr(13) || ',', '      '),
@@ -338,13 +344,15 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO search_vocab (word)
         SELECT DISTINCT w FROM new_rows n, unnest(n.search_words) w
+         WHERE w <> ' long'
          ORDER BY 1
         ON CONFLICT DO NOTHING;
     ELSE
         INSERT INTO search_vocab (word)
         SELECT DISTINCT w
           FROM new_rows n, unnest(n.search_words) w
-         WHERE NOT EXISTS (SELECT 1 FROM old_rows o
+         WHERE w <> ' long'
+           AND NOT EXISTS (SELECT 1 FROM old_rows o
                             WHERE o.id = n.id
                               AND o.search_words = n.search_words)
          ORDER BY 1
@@ -368,6 +376,7 @@ ALTER TABLE images ENABLE ALWAYS TRIGGER search_vocab_ins;
 ALTER TABLE images ENABLE ALWAYS TRIGGER search_vocab_upd;
 INSERT INTO search_vocab (word)
 SELECT DISTINCT w FROM images i, unnest(i.search_words) w
+ WHERE w <> ' long'
  ORDER BY 1
 ON CONFLICT DO NOTHING;
 COMMIT;

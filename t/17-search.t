@@ -23,7 +23,10 @@ my %alice_tok = (token => 'alice-token-0123456789abcdef');
 my $alice = $t->sql_value("SELECT id FROM users WHERE username = 'alice'");
 
 my @WORDS = ('alpha', 'Beta', 'gamma', 'DELTA', "caf\x{e9}", "\x{dc}NI",
-             '50%off', 'a_b', 'x\\y', 'ab', 'bab', "it's", 'Ga');
+             '50%off', 'a_b', 'x\\y', 'ab', 'bab', "it's", 'Ga',
+             # words too long to be kept as words (more than 400 bytes)
+             ('q' x 300) . 'Midpoint' . ('r' x 150),
+             ("\x{e9}" x 201) . 'gamma');
 # every separator of a search term, and characters that are not one
 my @SEPS = (' ', ',', "\t", "\x0b", "\x0c", "\r", "\n", ', ', '  ',
             '-', '.', ';', "\x{a0}");
@@ -122,8 +125,10 @@ sub compare {
 }
 sub vocab_complete {
     my ($what) = @_;
+    # (' long' marks a word too long to keep: not a word)
     is $t->sql_value(q{SELECT count(*) FROM images i, unnest(i.search_words) w
-                        WHERE NOT EXISTS (SELECT 1 FROM search_vocab v
+                        WHERE w <> ' long'
+                          AND NOT EXISTS (SELECT 1 FROM search_vocab v
                                            WHERE v.word = w)}), 0,
         "$what: every word of every image is in search_vocab";
     is $t->sql_value(q{SELECT count(*) FROM images
@@ -139,12 +144,27 @@ for my $s ("ga\x0bmm", "ha\x0cbe", 'pha,be', '50%o', 'a_b x\\y', "\x{e9}",
     is found($s), expected($s), "search '$s'";
 }
 
+# a word of any length (the body limit is the only one)
+my $long = ('w' x 3000) . 'Needle' . ('w' x 3000);
+my $id = $t->sql_value("SELECT id FROM images WHERE created_by = $alice"
+                       . " AND is_public AND end_date IS NULL ORDER BY id"
+                       . " DESC LIMIT 1");
+my $r = $t->request(PATCH => "/images/$id", %alice_tok,
+                    json => { description => "$long tail" });
+is $r->{status}, 200, 'PATCH with a word of 6,006 characters';
+is found('needle'), $id, 'found by a piece of the long word';
+is found('eedl tail'), $id, 'and with a term of a short word';
+is found('wneedlew'), $id, 'a piece across the middle';
+is found('long'), expected('long'), "the mark of long words is no word";
+is $t->sql_value("SELECT count(*) FROM search_vocab WHERE word LIKE '% %'"),
+   0, 'no mark in the words a search looks up';
+
 # writes of every kind bring new words, which are found at once
 my @ids = map { $_->[0] } @{ $t->sql("SELECT id FROM images"
                                      . " WHERE created_by = $alice AND is_public"
                                      . " AND end_date IS NULL"
                                      . " ORDER BY id LIMIT 3") };
-my $r = $t->request(PATCH => "/images/$ids[0]", %alice_tok,
+$r = $t->request(PATCH => "/images/$ids[0]", %alice_tok,
                     json => { description => "Quokka,zebra42\tnewword" });
 is $r->{status}, 200, 'PATCH with new words';
 is found('quokka'), $ids[0], 'a word new with a PATCH is found';
