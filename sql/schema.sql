@@ -116,8 +116,12 @@ $$;
 -- UPDATE (a statement of its own, so a new snapshot) reads its rows too.
 -- NO KEY UPDATE does not wait for the foreign-key locks that inserting
 -- image_tags or image_versions rows takes on the image.
+--
+-- images_refresh_tags runs with its owner's rights: FOR SHARE on tags needs
+-- the UPDATE privilege on tags, which the module's role has no reason to
+-- hold (docs/configuration.md).  It only recomputes what the tables say.
 CREATE OR REPLACE FUNCTION images_refresh_tags(ids bigint[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
     -- the tags read too: a transaction changing one of their descriptions
     -- (which does not wait for the foreign-key lock of a new link) has
