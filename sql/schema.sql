@@ -339,13 +339,17 @@ CREATE TABLE IF NOT EXISTS search_vocab (
     word text PRIMARY KEY
 );
 
--- New words of the rows a statement wrote.  A word is never taken out (a
--- word no image has any more matches nothing); inserted in one order, so
--- that two writers of the same new words wait for each other, not both.
+-- New words: of the rows an INSERT statement wrote (a load of a million
+-- rows at once), and of each row an UPDATE gave other words (a PATCH: a
+-- row trigger's statement is planned once per connection, a statement
+-- trigger's on its transition tables at every call, 0.5 ms).  A word is
+-- never taken out (a word no image has any more matches nothing); inserted
+-- in one order, so that two writers of the same new words wait for each
+-- other, not both.
 CREATE OR REPLACE FUNCTION search_vocab_add() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_LEVEL = 'STATEMENT' THEN
         INSERT INTO search_vocab (word)
         SELECT DISTINCT w FROM new_rows n, unnest(n.search_words) w
          WHERE w <> ' long'
@@ -353,12 +357,8 @@ BEGIN
         ON CONFLICT DO NOTHING;
     ELSE
         INSERT INTO search_vocab (word)
-        SELECT DISTINCT w
-          FROM new_rows n, unnest(n.search_words) w
+        SELECT w FROM unnest(NEW.search_words) w
          WHERE w <> ' long'
-           AND NOT EXISTS (SELECT 1 FROM old_rows o
-                            WHERE o.id = n.id
-                              AND o.search_words = n.search_words)
          ORDER BY 1
         ON CONFLICT DO NOTHING;
     END IF;
@@ -373,9 +373,11 @@ LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
 CREATE OR REPLACE TRIGGER search_vocab_ins AFTER INSERT ON images
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION search_vocab_add();
-CREATE OR REPLACE TRIGGER search_vocab_upd AFTER UPDATE ON images
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION search_vocab_add();
+-- (replaces a statement trigger of the first version)
+DROP TRIGGER IF EXISTS search_vocab_upd ON images;
+CREATE TRIGGER search_vocab_upd AFTER UPDATE ON images
+    FOR EACH ROW WHEN (OLD.search_words IS DISTINCT FROM NEW.search_words)
+    EXECUTE FUNCTION search_vocab_add();
 ALTER TABLE images ENABLE ALWAYS TRIGGER search_vocab_ins;
 ALTER TABLE images ENABLE ALWAYS TRIGGER search_vocab_upd;
 INSERT INTO search_vocab (word)
