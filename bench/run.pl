@@ -1,7 +1,11 @@
 # Benchmarks (bench/run): the module in httpd's event MPM against its own
 # PostgreSQL cluster, each endpoint measured with wrk right after the same
 # httpd served the same JSON body as a static file: requests/s, p50, p99
-# and the ratio to that static file.  At each catalogue size given.
+# and the ratio to that static file.  At each catalogue size given: every
+# size is loaded first, each in a cluster and httpd of its own, then each
+# endpoint is measured at every size in turn, so that a change in the
+# machine's speed during the run (other tenants of the host) weighs on
+# both sides of a growth ratio alike.
 #
 #   bench/run                       # 10,000 and 1,000,000 images
 #   bench/run --sizes 10000 --seconds 5
@@ -13,6 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Getopt::Long;
 use POSIX ();
+use sort "stable";
 use ImagesTest;
 
 $| = 1;
@@ -21,7 +26,8 @@ GetOptions('sizes=s' => \$sizes, 'seconds=i' => \$seconds,
            'connections=i' => \$conns, 'out=s' => \$out)
     or die "usage: bench/run [--sizes N,M] [--seconds S] [--connections C]\n";
 
-my @rows;
+# ---- load every size -----------------------------------------------------
+my @envs;
 for my $n (split /,/, $sizes) {
     my $t = ImagesTest->new(loglevel => 'warn', conf => <<'C');
 StartServers 2
@@ -84,8 +90,16 @@ LUA
         ['two-term search', "/images?search=$w1+$w2"],
         ['PATCH (token)', '/images/1', $patch_lua],
     );
-    for my $c (@cases) {
-        my ($name, $path, $lua) = @$c;
+    push @envs, { n => $n, t => $t, base => $base, cases => \@cases };
+}
+
+# ---- measure each endpoint at every size in turn ---------------------------
+my @rows;
+for my $i (0 .. $#{ $envs[0]{cases} }) {
+    for my $e (@envs) {
+        my ($n, $base) = @$e{qw(n base)};
+        my ($name, $path, $lua) = @{ $e->{cases}[$i] };
+        print "== $n images: $name\n";
         # warm the plan caches of every pooled connection
         system("wrk -t2 -c$conns -d2s " . ($lua ? "-s $lua " : '')
                . "'$base$path' >/dev/null 2>&1");
@@ -100,8 +114,9 @@ LUA
             $name, $row->{rps}, $row->{p50}, $row->{p99}, $row->{static_rps},
             $row->{ratio};
     }
-    undef $t;
 }
+@envs = ();   # stops every httpd and cluster
+@rows = sort { $a->{n} <=> $b->{n} } @rows;   # stable: endpoints in order
 
 sub wrk {
     my ($url, $lua) = @_;
