@@ -94,15 +94,14 @@ static const char *const sql_tag =
 /* Up to three long terms lead: each is looked up in the words of the
  * catalogue, and one scan of the words index (exact, no recheck) finds the
  * images having a matching word for each (sql/schema.sql, search_words),
- * and those marked ' long' (a word too long to keep), checked on
- * search_text.  The other terms are checked on search_text, kept
+ * and those marked ' long' (a word too long to keep: search_long), checked
+ * on search_text.  The other terms are checked on search_text, kept
  * lower-cased: LIKE of lower(term) is ILIKE, without lower-casing every
  * row again. */
 static const char *const sql_search_lead =
     " AND i.search_words && (SELECT array_append(coalesce(array_agg(v.word),"
     " '{}'), ' long') FROM search_vocab v WHERE v.word LIKE lower(%s::text))"
-    " AND (NOT i.search_words @> '{\" long\"}'"
-    " OR i.search_text LIKE lower(%s::text))";
+    " AND (NOT i.search_long OR i.search_text LIKE lower(%s::text))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR i.search_text LIKE ALL"
     " (string_to_array(lower(%s::text), chr(10))))";
