@@ -1,10 +1,14 @@
 -- mod_images schema: the tables of CONTRACT.md section 1, plus what the
--- module's queries need to stay fast (a search column kept by triggers,
--- trigram and partial indexes).
+-- module's queries need to stay fast (derived columns and counts kept by
+-- triggers, a words index, partial indexes).
 --
 -- Re-runnable: every statement is IF NOT EXISTS / OR REPLACE (PostgreSQL 14
--- or later), so running it again on a live database changes nothing, loses
--- no data and never leaves a moment without the triggers.
+-- or later), so running it again on a live database loses no data and never
+-- leaves a moment without the triggers.  It recounts the kept counts and
+-- adds any word missing from search_vocab: writers of images wait for that
+-- (seconds at 1,000,000 images), readers do not.  A new version may add
+-- tables the module's role must read: see the grants in
+-- docs/configuration.md.
 --
 --   psql -v ON_ERROR_STOP=1 -d images -f sql/schema.sql
 
@@ -119,10 +123,17 @@ $$;
 --
 -- images_refresh_tags runs with its owner's rights: FOR SHARE on tags needs
 -- the UPDATE privilege on tags, which the module's role has no reason to
--- hold (docs/configuration.md).  It only recomputes what the tables say.
+-- hold (docs/configuration.md).  It only recomputes what the tables say;
+-- it runs only inside a trigger, with pg_temp last in its search_path (no
+-- temporary table of the caller's can stand in for a table), and only the
+-- roles granted EXECUTE may call it (below).
+BEGIN;
 CREATE OR REPLACE FUNCTION images_refresh_tags(ids bigint[]) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
+    IF pg_trigger_depth() = 0 THEN
+        RAISE EXCEPTION 'images_refresh_tags runs from the triggers only';
+    END IF;
     -- the tags read too: a transaction changing one of their descriptions
     -- (which does not wait for the foreign-key lock of a new link) has
     -- then committed, and the new text is read
@@ -137,6 +148,13 @@ BEGIN
            tags_json = images_tags_json(i.id)
      WHERE i.id = ANY (ids);
 END $$;
+DO $$
+BEGIN
+    EXECUTE format('ALTER FUNCTION images_refresh_tags(bigint[])'
+                   ' SET search_path = %I, pg_temp', current_schema());
+END $$;
+REVOKE EXECUTE ON FUNCTION images_refresh_tags(bigint[]) FROM PUBLIC;
+COMMIT;
 
 CREATE OR REPLACE FUNCTION images_refresh_versions(ids bigint[])
 RETURNS void LANGUAGE plpgsql AS $$
@@ -319,6 +337,10 @@ UPDATE images
 -- is not kept: the image gets the mark ' long' instead, which no word can
 -- be (words hold no space), and a search reads every image so marked and
 -- checks search_text itself.
+--
+-- The words are stored: a new body of this function applies to the rows
+-- written after it; recompute the others with
+-- UPDATE images SET search_text = search_text (in batches if large).
 CREATE OR REPLACE FUNCTION search_words_of(t text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(x.w ORDER BY x.w), '{}')
@@ -375,16 +397,19 @@ END $$;
 -- any word missing, say after a load with the triggers off.
 BEGIN;
 LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
-CREATE OR REPLACE TRIGGER search_vocab_ins AFTER INSERT ON images
+-- Named to fire before image_counts_* (triggers of one kind fire in name
+-- order, row triggers before statement triggers): every writer locks new
+-- words first, then counts.  (They replace search_vocab_ins and _upd.)
+DROP TRIGGER IF EXISTS search_vocab_ins ON images;
+DROP TRIGGER IF EXISTS search_vocab_upd ON images;
+CREATE OR REPLACE TRIGGER image_add_words_ins AFTER INSERT ON images
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION search_vocab_add();
--- (replaces a statement trigger of the first version)
-DROP TRIGGER IF EXISTS search_vocab_upd ON images;
-CREATE TRIGGER search_vocab_upd AFTER UPDATE ON images
+CREATE OR REPLACE TRIGGER image_add_words_upd AFTER UPDATE ON images
     FOR EACH ROW WHEN (OLD.search_words IS DISTINCT FROM NEW.search_words)
     EXECUTE FUNCTION search_vocab_add();
-ALTER TABLE images ENABLE ALWAYS TRIGGER search_vocab_ins;
-ALTER TABLE images ENABLE ALWAYS TRIGGER search_vocab_upd;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_add_words_ins;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_add_words_upd;
 INSERT INTO search_vocab (word)
 SELECT DISTINCT w FROM images i, unnest(i.search_words) w
  WHERE w <> ' long'
