@@ -143,7 +143,7 @@ static void check_query(const im_list_query_t *q)
     }
     CHECK(lines == q->search_terms - q->search_leads);
     /* the leads are terms of the search, the longest first */
-    CHECK(q->search_leads >= 1 && q->search_leads <= 3);
+    CHECK(q->search_leads >= 0 && q->search_leads <= 3);
     for (k = 0; k < q->search_leads; k++) {
         CHECK(im_utf8_valid(q->search_lead[k]));
         CHECK(strlen(q->search_lead[k]) >= 3);
@@ -154,7 +154,11 @@ static void check_query(const im_list_query_t *q)
     for (c = q->search_all; *c;) {
         size_t len = strcspn(c, "\n");
         CHECK(len >= 3 && c[0] == '%' && c[len - 1] == '%');
-        CHECK(len <= strlen(q->search_lead[0]) * 2); /* escapes at most double */
+        /* no term is longer than the longest lead (escapes at most double
+         * a pattern); with no lead, every term is under 3 bytes (each at
+         * most 3 in the pattern: U+FFFD for a byte that is not UTF-8) */
+        CHECK(q->search_leads ? len <= strlen(q->search_lead[0]) * 2
+                              : len <= 2 * 3 + 2);
         /* a term holds no separator */
         CHECK(strcspn(c, " \t\n\v\f\r,") >= len);
         c += len + (c[len] == '\n');

@@ -48,9 +48,10 @@ typedef struct {
     const char *tag;         /* "" when the filter is off */
     /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped):
      * search_all holds every pattern joined by newlines; search_lead the
-     * longest, then the next two if they are long enough for the trigram
-     * index of the words (search_leads says how many), to lead the index
-     * together; search_rest the patterns of the other terms. */
+     * three longest terms that are long enough for the trigram index of the
+     * words (search_leads says how many: none for a search of short terms
+     * only), to lead the index together; search_rest the patterns of the
+     * other terms. */
     int search_terms;
     int search_leads;
     const char *search_lead[3];

@@ -287,14 +287,11 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         return;
     }
     q->search_all = apr_array_pstrcat(p, pats, '\n');
-    /* the longest always leads; the next two when the index can use them */
-    for (k = 0; k < 3; k++) {
-        if (k == 0 || lead_len[k] >= INDEXABLE_TERM) {
-            q->search_lead[q->search_leads++] = lead[k];
-        }
-        if (lead_len[k] < INDEXABLE_TERM) {
-            break;
-        }
+    /* the three longest lead when the index can use them: a shorter term
+     * matches too many words (all of them, for "e") for the words index to
+     * be of use, and is checked row by row */
+    for (k = 0; k < 3 && lead_len[k] >= INDEXABLE_TERM; k++) {
+        q->search_lead[q->search_leads++] = lead[k];
     }
     /* the others are checked row by row (a lead is one of the patterns
      * themselves, so it is told apart by its address) */

@@ -78,11 +78,14 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 /* The collection's filters; a statement exists for each combination (and
  * for each number of search terms that lead the words index) so that
  * every plan, generic or not, can use the index that fits.  A variant's
- * number: creator (bit 0), tag (bit 1), search leads 0-3 (bits 2-3). */
+ * number: creator (bit 0), tag (bit 1), plus 4 times the search: 0 none,
+ * 1 with no term long enough to lead (every row is checked), 2 to 4 with
+ * 1 to 3 leads. */
 #define FILTER_CREATOR 1
 #define FILTER_TAG     2
-#define SEARCH_LEADS(v) ((v) >> 2)
-#define LIST_VARIANTS  16
+#define SEARCH(v)       ((v) >> 2)
+#define SEARCH_LEADS(v) (SEARCH(v) ? SEARCH(v) - 1 : 0)
+#define LIST_VARIANTS  20
 
 /* With a tag, the set comes from image_tags l, which carries its image's
  * listing and visibility columns (sql/schema.sql): images i only joins it
@@ -179,7 +182,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
     for (i = 0; i < SEARCH_LEADS(filters); i++) {
         where = apr_pstrcat(p, where, sql_search_lead, NULL);
     }
-    if (SEARCH_LEADS(filters)) {
+    if (SEARCH(filters)) {
         where = apr_pstrcat(p, where, sql_search_rest, NULL);
     }
     const char *offset =
@@ -241,12 +244,12 @@ static const char *list_sql(apr_pool_t *p, int filters)
          * alone, and the page reads it again in order, as far as the page
          * (no sort of the whole set). */
         return apr_pstrcat(p, SQL_CALLER,
-            SEARCH_LEADS(filters) ? ", f AS MATERIALIZED (SELECT "
+            SEARCH(filters) ? ", f AS MATERIALIZED (SELECT "
                                   : ", f AS NOT MATERIALIZED (SELECT ",
             /* a tag names one tag id: an image is in image_tags once */
             !(filters & FILTER_TAG)
                 ? "i.id, i.start_date FROM images i, c WHERE " SQL_VISIBLE
-                : SEARCH_LEADS(filters)
+                : SEARCH(filters)
                 ? "l.image_id AS id, l.start_date FROM image_tags l"
                   " JOIN images i ON i.id = l.image_id, c WHERE "
                   SQL_VISIBLE_OF("l", "l.image_id")
@@ -614,7 +617,7 @@ im_store_status_e im_store_list_images(request_rec *r,
         args[nargs++] = q->tag;
     }
     if (q->search_terms > 0) {
-        filters |= q->search_leads << 2;
+        filters |= (q->search_leads + 1) << 2;
         for (i = 0; i < q->search_leads; i++) {
             args[nargs++] = q->search_lead[i];   /* the words */
             args[nargs++] = q->search_lead[i];   /* a long word */
