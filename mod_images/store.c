@@ -98,13 +98,20 @@ static const char *const sql_tag =
  * catalogue, and one scan of the words index (exact, no recheck) finds the
  * images having a matching word for each (sql/schema.sql, search_words),
  * and those marked ' long' (a word too long to keep: search_long), checked
- * on search_text.  The other terms are checked on search_text, kept
+ * on search_text.  A term that matches more than 16 words looks up the
+ * mark every image has, ' any', and is checked on each row's search_text
+ * (schema.sql says why).  The other terms are checked on search_text, kept
  * lower-cased: LIKE of lower(term) is ILIKE, without lower-casing every
- * row again. */
+ * row again.  Params: the term three times. */
+#define SEARCH_FEW_WORDS "16"
 static const char *const sql_search_lead =
-    " AND i.search_words && (SELECT array_append(coalesce(array_agg(v.word),"
-    " '{}'), ' long') FROM search_vocab v WHERE v.word LIKE lower(%s::text))"
-    " AND (NOT i.search_long OR i.search_text LIKE lower(%s::text))";
+    " AND i.search_words && (SELECT CASE WHEN count(*) <= " SEARCH_FEW_WORDS
+    " THEN array_append(coalesce(array_agg(v.word), '{}'), ' long')"
+    " ELSE '{\" any\"}' END"
+    " FROM search_vocab v WHERE v.word LIKE lower(%s::text))"
+    " AND ((NOT i.search_long AND (SELECT count(*) <= " SEARCH_FEW_WORDS
+    " FROM search_vocab v WHERE v.word LIKE lower(%s::text)))"
+    " OR i.search_text LIKE lower(%s::text))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR i.search_text LIKE ALL"
     " (string_to_array(lower(%s::text), chr(10))))";
@@ -592,8 +599,9 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    /* caller, paging; creator, tag, 3 leads and the rest twice; LIMIT */
-    const char *args[4 + 10 + 1];
+    /* caller, paging; creator, tag, 3 leads 3 times, the rest twice;
+     * LIMIT */
+    const char *args[4 + 2 + 9 + 2 + 1];
     int nargs = 4, filters = 0, n, i;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -620,7 +628,8 @@ im_store_status_e im_store_list_images(request_rec *r,
         filters |= (q->search_leads + 1) << 2;
         for (i = 0; i < q->search_leads; i++) {
             args[nargs++] = q->search_lead[i];   /* the words */
-            args[nargs++] = q->search_lead[i];   /* a long word */
+            args[nargs++] = q->search_lead[i];   /* how many */
+            args[nargs++] = q->search_lead[i];   /* checked on the row */
         }
         args[nargs++] = q->search_rest;
         args[nargs++] = q->search_rest;

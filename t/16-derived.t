@@ -34,7 +34,7 @@ SQL
 sub missing_words {
     return $t->sql_value(<<'SQL');
 SELECT count(*) FROM images i, unnest(i.search_words) w
- WHERE w <> ' long' AND NOT EXISTS (SELECT 1 FROM search_vocab v WHERE v.word = w)
+ WHERE w NOT LIKE ' %' AND NOT EXISTS (SELECT 1 FROM search_vocab v WHERE v.word = w)
 SQL
 }
 sub after {

@@ -125,9 +125,9 @@ sub compare {
 }
 sub vocab_complete {
     my ($what) = @_;
-    # (' long' marks a word too long to keep: not a word)
+    # (' long' and ' any' are marks, not words)
     is $t->sql_value(q{SELECT count(*) FROM images i, unnest(i.search_words) w
-                        WHERE w <> ' long'
+                        WHERE w NOT LIKE ' %'
                           AND NOT EXISTS (SELECT 1 FROM search_vocab v
                                            WHERE v.word = w)}), 0,
         "$what: every word of every image is in search_vocab";
@@ -158,6 +158,19 @@ is found('wneedlew'), $id, 'a piece across the middle';
 is found('long'), expected('long'), "the mark of long words is no word";
 is $t->sql_value("SELECT count(*) FROM search_vocab WHERE word LIKE '% %'"),
    0, 'no mark in the words a search looks up';
+
+# a term that matches more than 16 words is checked row by row
+$t->sql(q{INSERT INTO images (name, description, created_by) SELECT
+          'Many ' || g, 'zqk' || g || ',lone' || g, } . $alice
+        . q{ FROM generate_series(1, 40) g});
+cmp_ok $t->sql_value(q{SELECT count(*) FROM search_vocab
+                        WHERE word LIKE '%zqk%'}), '>', 16,
+    'a term matching more than 16 words';
+for my $s ('zqk', 'ZQK1', 'zqk lone3', 'qk3 many', 'zqk2 one2 a_b') {
+    my $want = expected($s);
+    is found($s), $want, "search '$s'";
+}
+isnt expected('zqk'), '', '... which finds images';
 
 # writes of every kind bring new words, which are found at once
 my @ids = map { $_->[0] } @{ $t->sql("SELECT id FROM images"
