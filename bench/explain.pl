@@ -45,6 +45,8 @@ my @shapes = (
     ['tags__name', "/images?tags__name=$tag"],
     ['two-term search', '/images?search=jupyter+astronomy'],
     ['one short term', '/images?search=ge'],
+    ['a term matching 203 words', '/images?search=gen'],
+    ['the two-term search of bench/run', '/images?search=chemi+tomca'],
     ['all three filters', "/images?created_by__username=$creator&tags__name=$tag&search=data"],
     ['PATCH', "/images/$img", method => 'PATCH', token => 'explain-owner',
      json => { description => 'explained' }],
