@@ -51,7 +51,8 @@ typedef struct {
      * three longest terms that are long enough for the trigram index of the
      * words (search_leads says how many: none for a search of short terms
      * only), to lead the index together; search_rest the patterns of the
-     * other terms. */
+     * other terms.  The store reads the leads and the rest; search_all is
+     * what the unit tests and fuzz/fuzz_query.c check the others against. */
     int search_terms;
     int search_leads;
     const char *search_lead[3];
