@@ -253,6 +253,15 @@ static void test_render_malformed(void)
         "[[1, \"\xed\xa0\x80\", \"\"]]", "[[1, \"\xc0\xaf\", \"\"]]",
         "[[1, \"\xf4\x90\x80\x80\", \"\"]]", "[[1, \"a\", \"b\"",
     };
+    static const struct {
+        const char *json, *why;
+    } bad_versions[] = {
+        {"[[1, \"1.0\", \"not a time\", null]]",
+         "version time must be an integer"},
+        {"[[1, \"1.0\", 0]]", "a version without its end refused"},
+        {"[[1, \"1.0\", 0, \"x\"]]", "a version end must be a number"},
+        {"[[1, \"1.0\", 0, nul]]", "nor a cut null"},
+    };
     im_image_row_t row = {
         "1", "u", "n", "1", "alice", "d", NULL, "t", NULL, "0", NULL, NULL,
         "0"
@@ -268,18 +277,11 @@ static void test_render_malformed(void)
            "malformed tags %lu refused, nothing appended", (unsigned long)i);
     }
     row.tags = NULL;
-    row.versions = "[[1, \"1.0\", \"not a time\", null]]";
-    im_buf_init(&b, p, 16);
-    ok(im_render_image(&b, &row) == -1, "version time must be an integer");
-    row.versions = "[[1, \"1.0\", 0]]";
-    im_buf_init(&b, p, 16);
-    ok(im_render_image(&b, &row) == -1, "a version without its end refused");
-    row.versions = "[[1, \"1.0\", 0, \"x\"]]";
-    im_buf_init(&b, p, 16);
-    ok(im_render_image(&b, &row) == -1, "a version end must be a number");
-    row.versions = "[[1, \"1.0\", 0, nul]]";
-    im_buf_init(&b, p, 16);
-    ok(im_render_image(&b, &row) == -1, "nor a cut null");
+    for (i = 0; i < sizeof(bad_versions) / sizeof(bad_versions[0]); i++) {
+        row.versions = bad_versions[i].json;
+        im_buf_init(&b, p, 16);
+        ok(im_render_image(&b, &row) == -1, "%s", bad_versions[i].why);
+    }
     row.versions = "[[1, \"1.0\", 0, -5], [2, \"2.0\", 0, 0]]";
     im_buf_init(&b, p, 16);
     ok(im_render_image(&b, &row) == 0
