@@ -161,7 +161,11 @@ static const char *const sql_search_rest =
     " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM del)," \
     " (SELECT count(*) FROM ins)"
 
-enum { STMT_PING, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
+/* Whether a token names a current key, for a request that reads nothing
+ * else (OPTIONS, a method not allowed).  Params as SQL_CALLER. */
+#define SQL_TOKEN_CHECK SQL_CALLER " SELECT c.bad_token FROM c"
+
+enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
        STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
        STMT_LOCK_BY_UUID, STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
        STMT_COUNT = STMT_LIST + LIST_VARIANTS };
@@ -322,6 +326,8 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
     stmts[STMT_PING].label = "mod_images_ping";
     stmts[STMT_PING].sql = "SELECT 1";
+    stmts[STMT_TOKEN_CHECK].label = "mod_images_token_check";
+    stmts[STMT_TOKEN_CHECK].sql = SQL_TOKEN_CHECK;
     stmts[STMT_GET_BY_ID].label = "mod_images_get_by_id";
     stmts[STMT_GET_BY_ID].sql = SQL_GET_IMAGE("i.id = %s::bigint");
     stmts[STMT_GET_BY_UUID].label = "mod_images_get_by_uuid";
@@ -662,6 +668,17 @@ im_store_status_e im_store_list_images(request_rec *r,
     return IM_STORE_OK;
 }
 
+/* BEGIN, COMMIT or ROLLBACK as plain statements: apr_dbd_pgsql's own
+ * transaction_start dereferences a NULL transaction when BEGIN fails (a
+ * connection the server closed: the first PATCH after a restart of
+ * PostgreSQL crashed the child), and this module needs none of its modes. */
+static int txn_query(ap_dbd_t *dbd, const char *sql)
+{
+    int nrows = 0;
+
+    return apr_dbd_query(dbd->driver, dbd->handle, &nrows, sql);
+}
+
 /* The PATCH transaction, one attempt.  *retry is set when the first
  * statement failed, before anything was decided: the caller may prepare
  * the statements again and run the whole transaction once more. */
@@ -678,7 +695,6 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
                                     int *decision, im_image_row_t *updated,
                                     int *retry)
 {
-    apr_dbd_transaction_t *txn = NULL;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     im_patch_state_t state;
@@ -686,8 +702,7 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     im_store_status_e st = IM_STORE_ERROR;
 
     *retry = 0;
-    if (apr_dbd_transaction_start(dbd->driver, r->pool, dbd->handle, &txn)
-        != 0) {
+    if (txn_query(dbd, "BEGIN") != 0) {
         *retry = PATCH_RESET;
         return failed(r, dbd);
     }
@@ -766,15 +781,13 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     else {
         *updated = state.row;
     }
-    if (apr_dbd_transaction_end(dbd->driver, r->pool, txn) != 0) {
+    if (txn_query(dbd, "COMMIT") != 0) {
         return failed(r, dbd);
     }
     return IM_STORE_OK;
 
 rollback:
-    apr_dbd_transaction_mode_set(dbd->driver, txn,
-                                 APR_DBD_TRANSACTION_ROLLBACK);
-    apr_dbd_transaction_end(dbd->driver, r->pool, txn);
+    txn_query(dbd, "ROLLBACK");
     return st == IM_STORE_OK ? st : failed(r, dbd);
 }
 
@@ -807,6 +820,32 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
     }
     return patch_once(r, dbd, who, key, patch, decide, ctx, decision,
                       updated, &retry);
+}
+
+im_store_status_e im_store_check_token(request_rec *r,
+                                       const im_caller_t *who,
+                                       int *bad_token)
+{
+    const char *args[4];
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    ap_dbd_t *dbd;
+    im_store_status_e st;
+
+    args[0] = who->user;
+    args[1] = who->token;
+    args[2] = "1";
+    args[3] = "1";
+    st = run(r, STMT_TOKEN_CHECK, 4, args, &dbd, &res);
+    if (st != IM_STORE_OK) {
+        return st;
+    }
+    if (apr_dbd_num_tuples(dbd->driver, res) != 1
+        || !(row = get_row(r, dbd, res, 1))) {
+        return IM_STORE_ERROR;
+    }
+    *bad_token = is_true(col(dbd, row, 0));
+    return IM_STORE_OK;
 }
 
 im_store_status_e im_store_ping(request_rec *r)

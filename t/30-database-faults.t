@@ -91,6 +91,23 @@ cmp_ok $killed, '>', 0, "killed $killed pooled connections";
 is scalar(@bad), 0, 'every request after pg_terminate_backend is 200'
     or diag join ', ', map { "$_->{status} $_->{content}" } @bad[0 .. 2];
 
+# a PATCH as the first request on connections the server closed: its BEGIN
+# fails there (apr_dbd_pgsql's transaction_start crashed the child on that)
+my %alice = (token => 'alice-token-0123456789abcdef');
+for (1 .. 20) {
+    $t->request(PATCH => '/images/1', %alice, json => { description => "w$_" });
+}
+$t->stop_pg;
+$t->restart_pg;
+my @patched = map {
+    $t->request(PATCH => '/images/1', %alice,
+                json => { description => "after restart $_" })
+} 1 .. 20;
+@bad = grep { $_->{status} != 200 } @patched;
+is scalar(@bad), 0, 'every PATCH after a restart is 200'
+    or diag join ', ', map { "$_->{status} $_->{content}" } @bad[0 .. 2];
+is $t->sql_value('SELECT description FROM images WHERE id = 1'),
+    'after restart 20', 'the last PATCH landed';
 unlike $t->error_log, qr/segfault|AH00052|child pid \d+ exit signal/,
     'no child crashed';
 
