@@ -429,11 +429,27 @@ int im_handler(request_rec *r)
         return OK;
     }
     /* authentication first, as DRF does: a malformed token header is a 401
-     * whatever the method (an unknown key needs the database: GET and
-     * PATCH find that out in their one statement) */
+     * whatever the method */
     if ((rv = identify(r, conf, &who)) != DECLINED) {
         ap_discard_request_body(r);
         return rv;
+    }
+    /* a token that names no current key is a 401 whatever the method, as
+     * DRF authenticates before it looks for the method's handler; GET and
+     * PATCH find that out in their own statement */
+    if (*who.token && r->method_number != M_GET
+        && !(r->method_number == M_PATCH
+             && path.kind != IM_PATH_COLLECTION)) {
+        int bad_token = 0;
+        im_store_status_e st = im_store_check_token(r, &who, &bad_token);
+
+        ap_discard_request_body(r);
+        if (st != IM_STORE_OK) {
+            return store_failed(r, conf, st);
+        }
+        if (bad_token) {
+            return unauthorized(r, "Invalid token.");
+        }
     }
     if (r->method_number == M_OPTIONS) {
         ap_discard_request_body(r);

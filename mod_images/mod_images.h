@@ -93,6 +93,12 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        int *decision,
                                        im_image_row_t *updated);
 
+/* Whether who->token names no current key (*bad_token), for a request
+ * that asks the database nothing else. */
+im_store_status_e im_store_check_token(request_rec *r,
+                                       const im_caller_t *who,
+                                       int *bad_token);
+
 /* One trivial statement: recovers a reset connection (prepares every
  * statement again, other modules' too) when it finds one. */
 im_store_status_e im_store_ping(request_rec *r);

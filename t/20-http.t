@@ -45,6 +45,22 @@ for my $c (['DELETE', '/images/1'], ['PUT', '/images/1'], ['POST', '/images'],
 }
 is $t->get('/images/1')->{status}, 200, 'nothing deleted';
 
+# a token that names no current key is a 401 whatever the method (DRF
+# authenticates before it dispatches); a good one changes nothing
+for my $c (['OPTIONS', '/images/1'], ['OPTIONS', '/images'],
+           ['DELETE', '/images/1'], ['PATCH', '/images'], ['FOO', '/images']) {
+    my ($m, $path) = @$c;
+    for my $tok ('nope', 'carol-expired-token') {
+        my $r = $t->request($m => $path, token => $tok);
+        is $r->{status}, 401, "$m $path with token $tok: 401";
+        is_deeply $r->{json}, { detail => 'Invalid token.' }, 'its detail';
+        ok $r->{headers}{'www-authenticate'}, 'with WWW-Authenticate';
+    }
+    my $r = $t->request($m => $path, token => 'alice-token-0123456789abcdef');
+    is $r->{status}, $m eq 'OPTIONS' ? 200 : 405,
+        "$m $path with a good token: as without";
+}
+
 # ---- paths ---------------------------------------------------------------
 is $t->get('/images/')->{json}{count}, $t->get('/images')->{json}{count},
     '/images/ is the collection';
