@@ -826,17 +826,13 @@ im_store_status_e im_store_check_token(request_rec *r,
                                        const im_caller_t *who,
                                        int *bad_token)
 {
-    const char *args[4];
+    /* SQL_CALLER's page size and page are not read here */
+    const char *args[4] = { who->user, who->token, "1", "1" };
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     ap_dbd_t *dbd;
-    im_store_status_e st;
+    im_store_status_e st = run(r, STMT_TOKEN_CHECK, 4, args, &dbd, &res);
 
-    args[0] = who->user;
-    args[1] = who->token;
-    args[2] = "1";
-    args[3] = "1";
-    st = run(r, STMT_TOKEN_CHECK, 4, args, &dbd, &res);
     if (st != IM_STORE_OK) {
         return st;
     }
