@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <ap_expr.h>
+#include <http_core.h>
 #include <http_request.h>
 
 #include "mod_images.h"
@@ -182,6 +184,45 @@ static const command_rec images_cmds[] = {
     {NULL}
 };
 
+/* Whether SetHandler images applies to r, by the <Location> sections
+ * walked so far. */
+static int serves_images(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+
+    if (!d || !d->expr_handler) {
+        return 0;
+    }
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    return !err && h && strcmp(h, "images") == 0;
+}
+
+/* A request this module will serve names no file, as mod_proxy's do not:
+ * httpd neither maps it into DocumentRoot (a path of 5,000 characters was
+ * a 403, "File name too long") nor walks the filesystem for it, nor echoes
+ * a TRACE of it (with its Authorization header) before the handler can say
+ * 405.  httpd walks the <Location> sections before translate_name; for
+ * map_to_storage it starts from the server's defaults again, so the walk
+ * runs here (httpd's own walk after the hook finds it cached). */
+static int im_translate_name(request_rec *r)
+{
+    if (!r->uri || r->uri[0] != '/' || !serves_images(r)) {
+        return DECLINED;
+    }
+    r->filename = apr_pstrcat(r->pool, "images:", r->uri, NULL);
+    return OK;
+}
+
+static int im_map_to_storage(request_rec *r)
+{
+    if (!r->filename || strncmp(r->filename, "images:", 7) != 0
+        || ap_location_walk(r) != OK) {
+        return DECLINED;
+    }
+    return serves_images(r) ? OK : DECLINED;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
@@ -192,6 +233,10 @@ static void register_hooks(apr_pool_t *p)
     /* an optional hook: no link to mod_dbd needed, nothing if it is absent */
     APR_OPTIONAL_HOOK(dbd, post_connect, im_store_post_connect, NULL, NULL,
                       APR_HOOK_MIDDLE);
+    /* before core maps the path to a file, http_core echoes a TRACE and
+     * core walks the filesystem */
+    ap_hook_translate_name(im_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(im_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -61,6 +61,17 @@ for my $c (['OPTIONS', '/images/1'], ['OPTIONS', '/images'],
         "$m $path with a good token: as without";
 }
 
+# TRACE is the module's too: a 405, not httpd's echo of the request (and of
+# its Authorization header)
+for my $path ('/images/1', '/images') {
+    my $r = $t->request(TRACE => $path, token => 'alice-token-0123456789abcdef');
+    is $r->{status}, 405, "TRACE $path: 405";
+    is_deeply $r->{json}, { detail => 'Method "TRACE" not allowed.' },
+        'its detail';
+    is $r->{headers}{'content-type'}, 'application/json', 'JSON';
+    unlike $r->{content}, qr/alice-token/, 'the token is not echoed';
+}
+
 # ---- paths ---------------------------------------------------------------
 is $t->get('/images/')->{json}{count}, $t->get('/images')->{json}{count},
     '/images/ is the collection';
@@ -70,6 +81,14 @@ for my $path ('/images/1/x', '/images/abc', '/images/1/versions',
     is $r->{status}, 404, "$path: 404";
     is_deeply $r->{json}, { detail => 'Not found.' }, "$path: JSON detail";
 }
+# a path longer than a file name may be (httpd's walk of the filesystem
+# answered 403 "File name too long" for it)
+my $long = $t->get('/images/' . ('0' x 5000) . '1');
+is $long->{status}, 200, 'an id with 5,000 leading zeros: 200';
+is $long->{json}{id}, 1, 'image 1';
+my $junk = $t->get('/images/' . ('a' x 5000));
+is $junk->{status}, 404, '5,000 letters: 404';
+is_deeply $junk->{json}, { detail => 'Not found.' }, 'with its JSON detail';
 
 # ---- ETag, If-None-Match --------------------------------------------------
 my $etag = $get->{headers}{etag};
