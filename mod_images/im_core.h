@@ -77,6 +77,11 @@ char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
 /* Whether s (NUL-terminated) is well-formed UTF-8. */
 int im_utf8_valid(const char *s);
 
+/* s (len bytes of UTF-8) without the whitespace around it, by Python's
+ * str.strip(): what DRF and django-filter strip from a field or a filter
+ * value (U+00A0, U+3000, U+2028 and the like as well as ASCII). */
+const char *im_strip_space(apr_pool_t *p, const char *s, apr_size_t len);
+
 /* The query string of a link to another page: every parameter of args kept
  * (sorted by name, blank values kept, as Django REST Framework does) with
  * page replaced by the given number, or removed when page is 0.  Returns ""

@@ -40,16 +40,6 @@ static void add_error(json_t *errors, const char *field, const char *msg)
     json_array_append_new(list, json_string(msg));
 }
 
-/* Leading and trailing whitespace removed, as DRF's CharField does. */
-static const char *trim(apr_pool_t *p, const char *s, apr_size_t len)
-{
-    const char *e = s + len;
-
-    while (s < e && (*s == ' ' || (*s >= '\t' && *s <= '\r'))) s++;
-    while (e > s && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r'))) e--;
-    return apr_pstrmemdup(p, s, e - s);
-}
-
 static apr_size_t utf8_chars(const char *s)
 {
     apr_size_t n = 0;
@@ -73,7 +63,8 @@ static const char *string_field(apr_pool_t *p, json_t *errors,
         add_error(errors, field, "Not a valid string.");
         return NULL;
     }
-    s = trim(p, json_string_value(v), json_string_length(v));
+    /* leading and trailing whitespace removed, as DRF's CharField does */
+    s = im_strip_space(p, json_string_value(v), json_string_length(v));
     if (!allow_blank && !*s) {
         add_error(errors, field, "This field may not be blank.");
         return NULL;

@@ -25,12 +25,15 @@ static int hexval(char c)
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
+/* The length of the well-formed UTF-8 sequence at s (n bytes available),
+ * 0 if there is none; its code point in *out. */
+static apr_size_t utf8_char(const unsigned char *s, apr_size_t n,
+                            unsigned int *out)
 {
     apr_size_t len, i;
     unsigned int cp;
 
-    if (s[0] < 0x80) return 1;
+    if (s[0] < 0x80) { *out = s[0]; return 1; }
     if (s[0] >= 0xC2 && s[0] <= 0xDF) { len = 2; cp = s[0] & 0x1F; }
     else if (s[0] >= 0xE0 && s[0] <= 0xEF) { len = 3; cp = s[0] & 0x0F; }
     else if (s[0] >= 0xF0 && s[0] <= 0xF4) { len = 4; cp = s[0] & 0x07; }
@@ -44,7 +47,45 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
         || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
         return 0;
     }
+    *out = cp;
     return len;
+}
+
+static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n)
+{
+    unsigned int cp;
+
+    return utf8_char(s, n, &cp);
+}
+
+/* Python's str.isspace(), what DRF's CharField and django-filter strip. */
+static int is_py_space(unsigned int c)
+{
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20)
+           || c == 0x85 || c == 0xA0 || c == 0x1680
+           || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029
+           || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+const char *im_strip_space(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    const unsigned char *b = (const unsigned char *)s, *e = b + len, *c;
+    unsigned int cp;
+    apr_size_t k;
+
+    while (b < e && (k = utf8_char(b, e - b, &cp)) && is_py_space(cp)) {
+        b += k;
+    }
+    while (e > b) {
+        /* back to the first byte of the last character */
+        for (c = e - 1; c > b && e - c < 4 && (*c & 0xC0) == 0x80; c--);
+        if (utf8_char(c, e - c, &cp) != (apr_size_t)(e - c)
+            || !is_py_space(cp)) {
+            break;
+        }
+        e = c;
+    }
+    return apr_pstrmemdup(p, (const char *)b, e - b);
 }
 
 int im_utf8_valid(const char *s)
@@ -163,15 +204,6 @@ static const param_t *last_param(const apr_array_header_t *params,
         }
     }
     return NULL;
-}
-
-static const char *strip(apr_pool_t *p, const char *s)
-{
-    const char *e;
-    while (IS_ASCII_SPACE(*s)) s++;
-    e = s + strlen(s);
-    while (e > s && IS_ASCII_SPACE(e[-1])) e--;
-    return apr_pstrmemdup(p, s, e - s);
 }
 
 /* page: empty is 1, digits (leading zeros allowed) >= 1, or "last". */
@@ -322,13 +354,13 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
     out->page_size = default_size;
 
     if ((pp = last_param(params, "created_by__username"))) {
-        out->created_by = strip(p, pp->value);
+        out->created_by = im_strip_space(p, pp->value, strlen(pp->value));
         if (pp->value_had_nul) {
             out->invalid_param = "created_by__username";
         }
     }
     if ((pp = last_param(params, "tags__name"))) {
-        out->tag = strip(p, pp->value);
+        out->tag = im_strip_space(p, pp->value, strlen(pp->value));
         if (pp->value_had_nul) {
             out->invalid_param = "tags__name";
         }

@@ -202,9 +202,7 @@ static int serves_images(request_rec *r)
  * httpd neither maps it into DocumentRoot (a path of 5,000 characters was
  * a 403, "File name too long") nor walks the filesystem for it, nor echoes
  * a TRACE of it (with its Authorization header) before the handler can say
- * 405.  httpd walks the <Location> sections before translate_name; for
- * map_to_storage it starts from the server's defaults again, so the walk
- * runs here (httpd's own walk after the hook finds it cached). */
+ * 405.  httpd walks the <Location> sections before translate_name. */
 static int im_translate_name(request_rec *r)
 {
     if (!r->uri || r->uri[0] != '/' || !serves_images(r)) {
@@ -216,11 +214,10 @@ static int im_translate_name(request_rec *r)
 
 static int im_map_to_storage(request_rec *r)
 {
-    if (!r->filename || strncmp(r->filename, "images:", 7) != 0
-        || ap_location_walk(r) != OK) {
-        return DECLINED;
-    }
-    return serves_images(r) ? OK : DECLINED;
+    /* named by im_translate_name: httpd walks the <Location> sections
+     * again after this hook */
+    return r->filename && strncmp(r->filename, "images:", 7) == 0
+           ? OK : DECLINED;
 }
 
 static void register_hooks(apr_pool_t *p)

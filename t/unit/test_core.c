@@ -64,6 +64,13 @@ static void test_query(void)
                    100, 1000, &q);
     is_str(q.created_by, "alice", "filter value stripped, + is space");
     is_str(q.tag, "ubuntu", "tag filter");
+    im_query_parse(p, "tags__name=%C2%A0%E3%80%80ubuntu%E2%80%A8%1F",
+                   100, 1000, &q);
+    is_str(q.tag, "ubuntu", "Unicode whitespace stripped, as str.strip()");
+    im_query_parse(p, "tags__name=%C2%A0x%C2%A0y%C2%A0", 100, 1000, &q);
+    is_str(q.tag, "x\xC2\xA0y", "inner whitespace kept");
+    im_query_parse(p, "tags__name=%E2%80%8Bx", 100, 1000, &q);
+    is_str(q.tag, "\xE2\x80\x8Bx", "zero-width space is not whitespace");
     im_query_parse(p, "tags__name=a&tags__name=b", 100, 1000, &q);
     is_str(q.tag, "b", "repeated parameter keeps the last value");
     im_query_parse(p, "Tags__Name=a", 100, 1000, &q);
@@ -403,6 +410,15 @@ static void test_patch(void)
     ok(pt.set_end_date && !pt.end_date, "end_date null");
     ok(pt.set_is_public && !pt.is_public, "is_public false");
     ok(!pt.set_description, "description untouched");
+    b = "{\"name\": \"\\u00a0\\u3000x\\u2028\\u0085\\u001f\","
+        " \"description\": \"\\u2000\\u200a\"}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_OK,
+       "Unicode whitespace around a name");
+    is_str(pt.name, "x", "name stripped as Python strips");
+    is_str(pt.description, "", "description stripped to empty");
+    b = "{\"name\": \"\\u00a0\\u3000\"}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID,
+       "a name of Unicode whitespace is blank");
 
     b = "{\"name\": 5, \"bogus\": 1, \"tags\": [true]}";
     ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID,
