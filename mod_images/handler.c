@@ -206,9 +206,28 @@ static int patch_image(request_rec *r, const im_dir_conf_t *conf,
 static int page_link(im_buf_t *b, request_rec *r, const im_dir_conf_t *conf,
                      apr_int64_t page)
 {
-    const char *base = conf->base_url
-        ? conf->base_url
-        : ap_construct_url(r->pool, ap_escape_uri(r->pool, r->uri), r);
+    const char *path = ap_escape_uri(r->pool, r->uri), *base;
+    char *ip = NULL;
+
+    if (conf->base_url) {
+        base = conf->base_url;
+    }
+    else if (!apr_table_get(r->headers_in, "Host") && !r->parsed_uri.hostname
+             && apr_sockaddr_ip_get(&ip, r->connection->local_addr)
+                == APR_SUCCESS) {
+        /* HTTP/1.0 with no Host: the address and port the client reached
+         * (httpd would name ServerName and its default port) */
+        apr_port_t port = r->connection->local_addr->port;
+        base = apr_psprintf(r->pool, "%s://%s%s%s%s", ap_http_scheme(r),
+                            strchr(ip, ':') ? "[" : "", ip,
+                            strchr(ip, ':') ? "]" : "",
+                            port == ap_default_port(r) ? ""
+                            : apr_psprintf(r->pool, ":%u", port));
+        base = apr_pstrcat(r->pool, base, path, NULL);
+    }
+    else {
+        base = ap_construct_url(r->pool, path, r);
+    }
 
     return im_buf_string(b, apr_pstrcat(r->pool, base,
                                         im_query_link(r->pool, r->args, page),
@@ -392,8 +411,13 @@ static int error_document(request_rec *r)
     if ((status == HTTP_UNAUTHORIZED || status == HTTP_INTERNAL_SERVER_ERROR)
         && ap_auth_type(orig)) {
         const char *auth = apr_table_get(orig->headers_in, "Authorization");
-        if (auth && strncasecmp(auth, "Basic ", 6) == 0) {
-            im_store_ping(r);
+        if (auth && strncasecmp(auth, "Basic ", 6) == 0
+            && im_store_ping(r) == IM_STORE_UNAVAILABLE
+            && status == HTTP_INTERNAL_SERVER_ERROR) {
+            /* mod_authn_dbd's 500: the database is down, as for a token */
+            return store_failed(r, ap_get_module_config(r->per_dir_config,
+                                                        &images_module),
+                                IM_STORE_UNAVAILABLE);
         }
     }
     return im_send_detail(r, status, error_detail(orig, status));

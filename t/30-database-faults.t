@@ -54,6 +54,13 @@ for my $path ('/images/1', '/images', '/images?tags__name=ubuntu&page=2') {
     cmp_ok $took, '<', 5, 'answered within the connect timeout';
 }
 
+# a Basic login needs the database too (mod_authn_dbd fails with a 500):
+# the same 503 as for a token
+my $basic = $t->get('/images/5', user => 'bob', password => 'bob-pw');
+is $basic->{status}, 503, 'Basic login with the database down: 503';
+is $basic->{headers}{'retry-after'}, '7', 'with Retry-After';
+is $basic->{headers}{'content-type'}, 'application/json', 'JSON';
+
 $t->restart_pg;
 my @after = map { $t->get($_ % 2 ? '/images/1' : '/images?search=ubuntu') }
             1 .. 40;

@@ -482,6 +482,9 @@ my $port = $t->{port};
 $r = $t->raw("GET /images?page_size=3 HTTP/1.0\r\nHost: localhost:$port\r\n\r\n");
 is $r->{json}{next}, "http://localhost:$port/images?page=2&page_size=3",
     'links use the Host the client sent';
+$r = $t->raw("GET /images?page_size=3 HTTP/1.0\r\n\r\n");
+is $r->{json}{next}, "http://127.0.0.1:$port/images?page=2&page_size=3",
+    'no Host (HTTP/1.0): the address and port the client reached';
 
 # /images/ is the collection; its links keep the slash
 list_is('/images/', \@ANON, '/images/ is the collection');
