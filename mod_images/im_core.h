@@ -40,6 +40,7 @@ int im_parse_uuid(const char *s, char out[37]);
 /* ---- query string (im_query.c) ---------------------------------------- */
 
 /* page == IM_PAGE_LAST asks for the last page, IM_PAGE_INVALID for none. */
+#define IM_SEARCH_LEADS 3
 #define IM_PAGE_LAST    0
 #define IM_PAGE_INVALID (-1)
 
@@ -55,7 +56,7 @@ typedef struct {
      * what the unit tests and fuzz/fuzz_query.c check the others against. */
     int search_terms;
     int search_leads;
-    const char *search_lead[3];
+    const char *search_lead[IM_SEARCH_LEADS];
     const char *search_all;
     const char *search_rest;
     apr_int64_t page;        /* >= 1, IM_PAGE_LAST or IM_PAGE_INVALID */

@@ -168,7 +168,8 @@ static const char *const sql_search_rest =
 enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
        STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
        STMT_LOCK_BY_UUID, STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
-       STMT_COUNT = STMT_LIST + LIST_VARIANTS };
+       STMT_SEARCH_BITS = STMT_LIST + LIST_VARIANTS,
+       STMT_COUNT = STMT_SEARCH_BITS + IM_SEARCH_LEADS };
 
 typedef struct {
     const char *label;
@@ -308,6 +309,108 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)", tail, NULL);
 }
 
+/* How many visible matches (vis) the date bucket key holds. */
+#define BUCKET_COUNT(key) \
+    "(SELECT coalesce(sum(bit_count(s.bits & vis.bits)), 0)" \
+    " FROM search_bits s JOIN vis ON vis.chunk = s.chunk" \
+    " WHERE s.key = " key ")"
+
+/* A search of 1 to 3 long terms and nothing else, through the bitmaps of
+ * sql/schema.sql (search_bits): the matches m of every term (its words'
+ * bitmaps ORed, and the images with a word too long to keep checked on
+ * search_text), ANDed chunk by chunk; the visible ones v: public with no
+ * end date by the class bitmap, public with an end date and the caller's
+ * private or shared images checked row by row (few); counted from the
+ * bitmaps; the page from the date buckets that hold it, newest first
+ * (only their rows are read and sorted).  Params: the caller's four, each
+ * term twice, the page size. */
+static const char *search_bits_sql(apr_pool_t *p, int leads)
+{
+    const char *sql = apr_pstrcat(p, SQL_CALLER, ",", NULL);
+    int i;
+
+    for (i = 1; i <= leads; i++) {
+        sql = apr_psprintf(p, "%s t%d AS (SELECT x.chunk, bit_or(x.bits)"
+            " AS bits FROM (SELECT s.chunk, s.bits FROM search_bits s"
+            " WHERE s.key = ANY (ARRAY(SELECT v.word FROM search_vocab v"
+            " WHERE v.word LIKE lower(%%s::text)))"
+            " UNION ALL SELECT i.id >> 13,"
+            " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+            " FROM images i WHERE i.search_words @> '{\" long\"}'"
+            " AND i.search_text LIKE lower(%%s::text)) x"
+            " GROUP BY x.chunk),", sql, i);
+    }
+    sql = apr_pstrcat(p, sql, " m AS MATERIALIZED (SELECT t1.chunk, t1.bits",
+                      leads > 1 ? " & t2.bits" : "",
+                      leads > 2 ? " & t3.bits" : "", " AS bits FROM t1",
+                      leads > 1 ? " JOIN t2 ON t2.chunk = t1.chunk" : "",
+                      leads > 2 ? " JOIN t3 ON t3.chunk = t1.chunk" : "",
+                      "),", NULL);
+    return apr_pstrcat(p, sql,
+        " v AS (SELECT m.chunk, m.bits & o.bits AS bits FROM m"
+        " JOIN search_bits o ON o.key = ' open' AND o.chunk = m.chunk"
+        /* public, an end date: visible until it (each read by its id) */
+        " UNION ALL SELECT i.id >> 13,"
+        " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+        " FROM images i WHERE i.id = ANY (ARRAY("
+        " SELECT (m.chunk << 13) + b FROM m JOIN search_bits d"
+        " ON d.key = ' dated' AND d.chunk = m.chunk"
+        " CROSS JOIN LATERAL search_bits_positions(m.bits & d.bits) b))"
+        " AND i.end_date > now()"
+        /* private: the caller's own, and those shared with the caller */
+        " UNION ALL SELECT i.id >> 13,"
+        " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+        " FROM c JOIN images i ON i.created_by = c.uid"
+        " JOIN m ON m.chunk = i.id >> 13"
+        " WHERE NOT i.is_public AND " SQL_NOT_ENDED("i")
+        " AND get_bit(m.bits, (i.id & 8191)::int) = 1"
+        " UNION ALL SELECT i.id >> 13,"
+        " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+        " FROM c JOIN image_members mb ON mb.user_id = c.uid"
+        " AND " SQL_NOT_ENDED("mb")
+        " JOIN images i ON i.id = mb.image_id"
+        " JOIN m ON m.chunk = i.id >> 13"
+        " WHERE NOT i.is_public AND i.created_by <> c.uid"
+        " AND " SQL_NOT_ENDED("i")
+        " AND get_bit(m.bits, (i.id & 8191)::int) = 1),"
+        " vis AS MATERIALIZED (SELECT chunk, bit_or(bits) AS bits FROM v"
+        " GROUP BY chunk),"
+        " n AS (SELECT coalesce(sum(bit_count(bits)), 0)::bigint AS total"
+        " FROM vis),"
+        " o AS (SELECT CASE WHEN c.page = 0"
+        " THEN greatest((n.total - 1) / c.size, 0) * c.size"
+        " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
+        " FROM c, n),"
+        /* the date buckets from the newest, each with how many visible
+         * matches it holds, as far as the end of the page; the page is in
+         * those whose matches reach into it */
+        " walk AS (WITH RECURSIVE w(key, before, cnt) AS ("
+        " SELECT k.key, 0::numeric, " BUCKET_COUNT("k.key")
+        " FROM (SELECT max(s.key) AS key FROM search_bits s"
+        " WHERE s.key >= ' #' AND s.key < ' $') k WHERE k.key IS NOT NULL"
+        " UNION ALL SELECT k.key, w.before + w.cnt, " BUCKET_COUNT("k.key")
+        " FROM w CROSS JOIN LATERAL (SELECT max(s.key) AS key"
+        " FROM search_bits s WHERE s.key >= ' #' AND s.key < w.key) k"
+        " WHERE k.key IS NOT NULL"
+        " AND w.before + w.cnt < (SELECT off + size FROM o))"
+        " SELECT * FROM w),"
+        " need AS MATERIALIZED (SELECT walk.key, walk.before FROM walk, o"
+        " WHERE walk.cnt > 0 AND walk.before + walk.cnt > o.off"
+        " AND walk.before < o.off + o.size),"
+        " ids AS (SELECT (s.chunk << 13) + b AS id FROM need"
+        " JOIN search_bits s ON s.key = need.key"
+        " JOIN vis ON vis.chunk = s.chunk"
+        " CROSS JOIN LATERAL search_bits_positions(s.bits & vis.bits) b),"
+        " i AS (SELECT im.* FROM images im"
+        " WHERE im.id = ANY (ARRAY(SELECT id FROM ids))"
+        " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"
+        " OFFSET (SELECT o.off - coalesce((SELECT min(before) FROM need), 0)"
+        " FROM o))"
+        " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
+        " FROM c CROSS JOIN n LEFT JOIN i ON true"
+        " ORDER BY i.start_date DESC, i.id DESC", NULL);
+}
+
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                   server_rec *s)
 {
@@ -348,6 +451,11 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         stmts[STMT_LIST + i].label = apr_psprintf(pconf,
                                                   "mod_images_list_%d", i);
         stmts[STMT_LIST + i].sql = list_sql(pconf, i);
+    }
+    for (i = 0; i < IM_SEARCH_LEADS; i++) {
+        stmts[STMT_SEARCH_BITS + i].label =
+            apr_psprintf(pconf, "mod_images_search_bits_%d", i + 1);
+        stmts[STMT_SEARCH_BITS + i].sql = search_bits_sql(pconf, i + 1);
     }
 
     /* With the main server's mod_dbd configuration, which virtual hosts
@@ -599,49 +707,19 @@ im_store_status_e im_store_get_image(request_rec *r, const im_caller_t *who,
     return IM_STORE_OK;
 }
 
-im_store_status_e im_store_list_images(request_rec *r,
-                                       const im_caller_t *who,
-                                       const im_list_query_t *q,
-                                       int *bad_token, apr_int64_t *count,
-                                       apr_array_header_t **rows)
+/* Run list statement n and read the count and the page it answers. */
+static im_store_status_e list_rows(request_rec *r, int n_stmt, int nargs,
+                                   const char **args, int *bad_token,
+                                   apr_int64_t *count,
+                                   apr_array_header_t **rows)
 {
-    /* caller, paging; creator, tag, 3 leads 3 times, the rest twice;
-     * LIMIT */
-    const char *args[4 + 2 + 9 + 2 + 1];
-    int nargs = 4, filters = 0, n, i;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     ap_dbd_t *dbd;
     im_store_status_e st;
-    /* no page past this can exist; keeps (page - 1) * size in a bigint */
-    apr_int64_t page = q->page > APR_INT64_C(1000000000000)
-                       ? APR_INT64_C(1000000000000) : q->page;
+    int n, i;
 
-    args[0] = who->user;
-    args[1] = who->token;
-    args[2] = apr_itoa(r->pool, q->page_size);
-    args[3] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, page);
-    /* in the order the statement's text names them */
-    if (*q->created_by) {
-        filters |= FILTER_CREATOR;
-        args[nargs++] = q->created_by;
-    }
-    if (*q->tag) {
-        filters |= FILTER_TAG;
-        args[nargs++] = q->tag;
-    }
-    if (q->search_terms > 0) {
-        filters |= (q->search_leads + 1) << 2;
-        for (i = 0; i < q->search_leads; i++) {
-            args[nargs++] = q->search_lead[i];   /* the words */
-            args[nargs++] = q->search_lead[i];   /* how many */
-            args[nargs++] = q->search_lead[i];   /* checked on the row */
-        }
-        args[nargs++] = q->search_rest;
-        args[nargs++] = q->search_rest;
-    }
-    args[nargs++] = args[2];              /* LIMIT */
-    st = run(r, STMT_LIST + filters, nargs, args, &dbd, &res);
+    st = run(r, n_stmt, nargs, args, &dbd, &res);
     if (st != IM_STORE_OK) {
         return st;
     }
@@ -666,6 +744,58 @@ im_store_status_e im_store_list_images(request_rec *r,
         read_image(dbd, row, 2, img);
     }
     return IM_STORE_OK;
+}
+
+im_store_status_e im_store_list_images(request_rec *r,
+                                       const im_caller_t *who,
+                                       const im_list_query_t *q,
+                                       int *bad_token, apr_int64_t *count,
+                                       apr_array_header_t **rows)
+{
+    /* caller, paging; creator, tag, 3 leads 3 times, the rest twice;
+     * LIMIT */
+    const char *args[4 + 2 + 9 + 2 + 1];
+    int nargs = 4, filters = 0, i;
+    /* no page past this can exist; keeps (page - 1) * size in a bigint */
+    apr_int64_t page = q->page > APR_INT64_C(1000000000000)
+                       ? APR_INT64_C(1000000000000) : q->page;
+
+    args[0] = who->user;
+    args[1] = who->token;
+    args[2] = apr_itoa(r->pool, q->page_size);
+    args[3] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, page);
+    /* in the order the statement's text names them */
+    if (*q->created_by) {
+        filters |= FILTER_CREATOR;
+        args[nargs++] = q->created_by;
+    }
+    if (*q->tag) {
+        filters |= FILTER_TAG;
+        args[nargs++] = q->tag;
+    }
+    if (!filters && q->search_leads > 0 && !*q->search_rest) {
+        /* long terms only: the bitmaps (search_bits_sql) */
+        for (i = 0; i < q->search_leads; i++) {
+            args[nargs++] = q->search_lead[i];   /* the words */
+            args[nargs++] = q->search_lead[i];   /* a word too long */
+        }
+        args[nargs++] = args[2];          /* LIMIT */
+        return list_rows(r, STMT_SEARCH_BITS + q->search_leads - 1, nargs,
+                         args, bad_token, count, rows);
+    }
+    if (q->search_terms > 0) {
+        filters |= (q->search_leads + 1) << 2;
+        for (i = 0; i < q->search_leads; i++) {
+            args[nargs++] = q->search_lead[i];   /* the words */
+            args[nargs++] = q->search_lead[i];   /* how many */
+            args[nargs++] = q->search_lead[i];   /* checked on the row */
+        }
+        args[nargs++] = q->search_rest;
+        args[nargs++] = q->search_rest;
+    }
+    args[nargs++] = args[2];              /* LIMIT */
+    return list_rows(r, STMT_LIST + filters, nargs, args, bad_token, count,
+                     rows);
 }
 
 /* BEGIN, COMMIT or ROLLBACK as plain statements: apr_dbd_pgsql's own
