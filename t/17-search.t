@@ -10,6 +10,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Encode qw(encode_utf8);
+use JSON::PP ();
 use ImagesTest;
 
 binmode $_, ':encoding(UTF-8)'
@@ -38,17 +39,30 @@ sub text {
 }
 sub q_lit { my $s = encode_utf8($_[0]); return "\$q\$$s\$q\$" }
 
-# 150 images (some private, some ended), 12 tags, random links (i.id > 0
-# has the tags drawn again for each image)
+# 150 images of three creators over six years (many date buckets of
+# search_bits), some private, some ended, some with an end date to come;
+# 12 tags, random links (i.id > 0 has the tags drawn again for each image);
+# some private images shared with alice, a few of the shares ended
+my $bob = $t->sql_value("SELECT id FROM users WHERE username = 'bob'");
+my $carol = $t->sql_value("SELECT id FROM users WHERE username = 'carol'");
 my @values;
 for my $i (1 .. 150) {
-    my $public = rand() < 0.85 ? 'true' : 'false';
-    my $end = rand() < 0.05 ? "now() - interval '1 day'" : 'NULL';
-    push @values, '(' . join(', ', q_lit(text()), q_lit(text()), $alice,
-                             $public, $end) . ')';
+    my $public = rand() < 0.8 ? 'true' : 'false';
+    my $r = rand;
+    my $end = $r < 0.05 ? "now() - interval '1 day'"
+            : $r < 0.15 ? "now() + interval '30 days'" : 'NULL';
+    my $start = "now() - interval '" . int(rand 2200) . " days'";
+    push @values, '(' . join(', ', q_lit(text()), q_lit(text()),
+                             ($alice, $bob, $carol)[rand 3], $public, $end,
+                             $start) . ')';
 }
 $t->sql('INSERT INTO images (name, description, created_by, is_public,'
-        . ' end_date) VALUES ' . join(', ', @values));
+        . ' end_date, start_date) VALUES ' . join(', ', @values));
+$t->sql(qq{INSERT INTO image_members (image_id, user_id, end_date)
+           SELECT id, $alice, CASE WHEN random() < 0.2
+                                   THEN now() - interval '1 hour' END
+             FROM images WHERE NOT is_public AND created_by <> $alice
+              AND random() < 0.6 ON CONFLICT DO NOTHING});
 $t->sql('INSERT INTO tags (name, description) VALUES '
         . join(', ', map { '(' . q_lit("t$_ " . text()) . ', '
                            . q_lit(text()) . ')' } 1 .. 12));
@@ -57,16 +71,22 @@ $t->sql(q{INSERT INTO image_tags (image_id, tag_id)
             JOIN LATERAL (SELECT id FROM tags WHERE name LIKE 't%'
                              AND i.id > 0
                            ORDER BY random() LIMIT 2) t ON true
-           WHERE i.created_by = } . $alice . q{ AND random() < 0.5});
+           WHERE i.name NOT LIKE 'Sample%' AND random() < 0.5});
 
 sub like_pattern {
     my ($term) = @_;
     $term =~ s/([\\%_])/\\$1/g;
     return "%$term%";
 }
+# who asks: anonymous, alice by her token, bob by Basic
+my %AS = (anonymous => {},
+          alice => { uid => $alice, auth => { %alice_tok } },
+          bob => { uid => $bob,
+                   auth => { user => 'bob', password => 'bob-pw' } });
 # the contract, on the base tables
 sub expected {
-    my ($search) = @_;
+    my ($search, $as) = @_;
+    my $uid = $as ? $as->{uid} : undef;
     my @terms = grep { length } split /[ \t\n\x0b\x0c\r,]+/, $search;
     my $where = join '', map {
         my $p = q_lit(like_pattern($_));
@@ -76,8 +96,13 @@ sub expected {
         . " (lower(t.name) LIKE lower($p)"
         . " OR lower(t.description) LIKE lower($p))))"
     } @terms;
-    my $rows = $t->sql('SELECT id FROM images i WHERE i.is_public'
-                       . ' AND (i.end_date IS NULL OR i.end_date > now())'
+    my $who = defined $uid
+        ? " OR i.created_by = $uid OR EXISTS (SELECT 1 FROM image_members m"
+          . " WHERE m.image_id = i.id AND m.user_id = $uid"
+          . " AND (m.end_date IS NULL OR m.end_date > now()))"
+        : '';
+    my $rows = $t->sql('SELECT id FROM images i WHERE (i.is_public' . $who
+                       . ') AND (i.end_date IS NULL OR i.end_date > now())'
                        . $where . ' ORDER BY i.start_date DESC, i.id DESC');
     return join ',', map { $_->[0] } @$rows;
 }
@@ -86,11 +111,32 @@ sub uri {
     $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
     return $s;
 }
+# every page of the search, one after the other, as the caller sees them:
+# their ids, checked against the count of each page and page=last
 sub found {
-    my ($search) = @_;
-    my $r = $t->get('/images?page_size=1000&search=' . uri($search));
-    return "status $r->{status}" unless $r->{status} == 200;
-    return join ',', map { $_->{id} } @{ $r->{json}{results} };
+    my ($search, $as, $size) = @_;
+    my %auth = $as && $as->{auth} ? %{ $as->{auth} } : ();
+    $size ||= 1000;
+    my (@ids, @last, $count);
+    for my $page (1 .. 1000) {
+        my $r = $t->get("/images?page_size=$size&page=$page&search="
+                        . uri($search), %auth);
+        return "status $r->{status} on page $page"
+            unless $r->{status} == 200;
+        $count //= $r->{json}{count};
+        return "count $r->{json}{count} then $count"
+            if $r->{json}{count} != $count;
+        @last = map { $_->{id} } @{ $r->{json}{results} };
+        push @ids, @last;
+        last unless $r->{json}{next};
+    }
+    return "count $count, " . scalar(@ids) . ' images' if $count != @ids;
+    my $r = $t->get("/images?page_size=$size&page=last&search="
+                    . uri($search), %auth);
+    my $got = join ',', map { $_->{id} } @{ $r->{json}{results} || [] };
+    return "page=last [$got], the last page [@last]"
+        if $got ne join ',', @last;
+    return join ',', @ids;
 }
 # a random search: pieces of the words, in any case, sometimes two or
 # three terms, sometimes a piece of text across a separator
@@ -110,18 +156,45 @@ sub compare {
     my ($same, $hits, @bad) = (0, 0);
     for (1 .. $n) {
         my $s = random_search();
-        my ($want, $got) = (expected($s), found($s));
+        my $as = (sort keys %AS)[rand keys %AS];
+        my $size = (1000, 1 + int rand 9, 1 + int rand 40)[rand 3];
+        my ($want, $got) = (expected($s, $AS{$as}),
+                            found($s, $AS{$as}, $size));
         if ($want eq $got) {
             $same++;
             $hits++ if length $want;
         } else {
-            push @bad, "search '$s': want [$want] got [$got]";
+            push @bad, "search '$s' as $as, pages of $size:"
+                       . " want [$want] got [$got]";
         }
     }
     is $same, $n, "$what: $n random searches answer as the contract says"
         or diag join "\n", @bad[0 .. ($#bad < 4 ? $#bad : 4)];
     # the comparison means something only if searches find images
     cmp_ok $hits, '>', $n / 4, "$what: most of them find images";
+}
+# search_bits as the images say it should be
+sub bits_kept {
+    my ($what) = @_;
+    is $t->sql_value(q{SELECT count(*) FROM (
+          (SELECT key, chunk, bits FROM search_bits WHERE bit_count(bits) > 0
+           EXCEPT
+           SELECT k, i.id >> 13,
+                  bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+             FROM images i,
+                  unnest(search_keys_of(i.search_words, i.is_public,
+                                        i.end_date, i.start_date)) k
+            GROUP BY 1, 2)
+          UNION ALL
+          (SELECT k, i.id >> 13,
+                  bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+             FROM images i,
+                  unnest(search_keys_of(i.search_words, i.is_public,
+                                        i.end_date, i.start_date)) k
+            GROUP BY 1, 2
+           EXCEPT
+           SELECT key, chunk, bits FROM search_bits)) x}), 0,
+        "$what: search_bits hold each image's keys, and no other bit";
 }
 sub vocab_complete {
     my ($what) = @_;
@@ -138,6 +211,10 @@ sub vocab_complete {
 }
 
 vocab_complete('loaded');
+bits_kept('loaded');
+cmp_ok $t->sql_value(q{SELECT count(DISTINCT key) FROM search_bits
+                        WHERE key LIKE ' #%'}), '>', 10,
+    'the images are in many date buckets';
 compare('loaded', 150);
 for my $s ("ga\x0bmm", "ha\x0cbe", 'pha,be', '50%o', 'a_b x\\y', "\x{e9}",
            "\x{fc}ni", 'lta;ga', "lta\x{a0}ga", '%', '_', "it's") {
@@ -198,8 +275,46 @@ $t->sql("INSERT INTO images (name, description, created_by)"
 like found('platyp'), qr/^\d+$/, 'a word new with a new image';
 $t->sql("UPDATE images SET description = 'gone' WHERE id = $ids[0]");
 is found('quokka'), '', 'a word no image has any more finds nothing';
+# writes that move images between the bitmaps: visibility, dates, ids,
+# deletes
+$r = $t->request(PATCH => "/images/$ids[1]", %alice_tok,
+                 json => { is_public => JSON::PP::false });
+is $r->{status}, 200, 'PATCH making an image private';
+$r = $t->request(PATCH => "/images/$ids[2]", %alice_tok,
+                 json => { end_date => '2999-01-01T00:00:00Z' });
+is $r->{status}, 200, 'PATCH giving an image an end date to come';
+$t->sql(q{UPDATE images SET is_public = NOT is_public
+           WHERE id % 7 = 3 AND name NOT LIKE 'Sample%'});
+$t->sql(q{UPDATE images SET end_date = CASE id % 3
+                              WHEN 0 THEN NULL
+                              WHEN 1 THEN now() + interval '9 days'
+                              ELSE now() - interval '9 days' END
+           WHERE id % 5 = 1 AND name NOT LIKE 'Sample%'});
+$t->sql(q{UPDATE images SET start_date = start_date - interval '400 days'
+           WHERE id % 4 = 2 AND name NOT LIKE 'Sample%'});
+my $lone = $t->sql_value(q{SELECT min(id) FROM images i
+    WHERE name NOT LIKE 'Sample%' AND is_public AND end_date IS NULL
+      AND NOT EXISTS (SELECT 1 FROM image_tags WHERE image_id = i.id)
+      AND NOT EXISTS (SELECT 1 FROM image_members WHERE image_id = i.id)
+      AND NOT EXISTS (SELECT 1 FROM image_versions WHERE image_id = i.id)});
+ok $lone, "an image with nothing pointing at it ($lone)";
+$t->sql("UPDATE images SET id = 50000 + $lone, name = 'Moved'"
+        . " || ' ' || name WHERE id = $lone");
+like found('moved'), qr/\b5\d{4}\b/, 'found under its new id, in another chunk';
+$t->sql(q{DELETE FROM image_members WHERE image_id IN
+            (SELECT id FROM images WHERE id % 9 = 4
+                AND name NOT LIKE 'Sample%');
+          DELETE FROM image_tags WHERE image_id IN
+            (SELECT id FROM images WHERE id % 9 = 4
+                AND name NOT LIKE 'Sample%');
+          DELETE FROM image_versions WHERE image_id IN
+            (SELECT id FROM images WHERE id % 9 = 4
+                AND name NOT LIKE 'Sample%');
+          DELETE FROM images WHERE id % 9 = 4
+             AND name NOT LIKE 'Sample%'});
 vocab_complete('after writes');
-push @WORDS, 'quokka', 'wombat', 'numbat', 'echidna', 'platypus';
+bits_kept('after writes');
+push @WORDS, 'quokka', 'wombat', 'numbat', 'echidna', 'platypus', 'moved';
 compare('after writes', 100);
 
 done_testing;
