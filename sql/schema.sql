@@ -475,21 +475,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                    'FM00000000')) x
 $$;
 
--- The 0-based positions of the bits set in b (few: a chunk's matches).
-CREATE OR REPLACE FUNCTION search_bits_positions(b bit varying)
-RETURNS SETOF int
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE ROWS 8 AS $$
-DECLARE
-    at int := 0;
-    k int;
-BEGIN
-    LOOP
-        k := position(B'1' IN substring(b FROM at + 1));
-        EXIT WHEN k = 0;
-        at := at + k;
-        RETURN NEXT at - 1;
-    END LOOP;
-END $$;
+-- (an earlier version of this file had a function for that)
+DROP FUNCTION IF EXISTS search_bits_positions(bit varying);
 
 -- Rows inserted or deleted by one statement (a load of a million at once)
 -- set or clear their bits in one statement, in key order (two writers lock
@@ -532,6 +519,13 @@ BEGIN
                    array(SELECT unnest(came) EXCEPT SELECT unnest(gone))
               INTO gone, came;
         END IF;
+        -- the rows of both kinds locked first, in one order: two PATCHes
+        -- in one chunk, one losing a word the other gains, would otherwise
+        -- each wait for the other
+        PERFORM 1 FROM search_bits
+          WHERE (key = ANY (gone) AND chunk = OLD.id >> 13)
+             OR (key = ANY (came) AND chunk = NEW.id >> 13)
+          ORDER BY key, chunk FOR UPDATE;
         UPDATE search_bits
            SET bits = set_bit(bits, (OLD.id & 8191)::int, 0)
          WHERE key = ANY (gone) AND chunk = OLD.id >> 13;
@@ -575,6 +569,13 @@ SELECT k, i.id >> 13, bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
                              i.start_date)) k
  GROUP BY 1, 2;
 COMMIT;
+
+-- What a search through search_bits reads of the images it found, from the
+-- index alone: the listing date of each candidate of its page, and the end
+-- date of each public image that has one.
+CREATE INDEX IF NOT EXISTS images_start_idx ON images (id) INCLUDE (start_date);
+CREATE INDEX IF NOT EXISTS images_dated_idx ON images (id) INCLUDE (end_date)
+    WHERE is_public AND end_date IS NOT NULL;
 
 -- Listing order and keyset of every page.
 CREATE INDEX IF NOT EXISTS images_order_idx
