@@ -322,6 +322,11 @@ static const char *list_sql(apr_pool_t *p, int filters)
     " CROSS JOIN LATERAL string_to_table(x.bits::text, '1')" \
     " WITH ORDINALITY t(zeros, n) WHERE t.n <= bit_count(x.bits)"
 
+/* Up to this many visible matches, a search's page is sorted out of all of
+ * them; past it, out of the date buckets that hold the page (walking them
+ * costs about as much as sorting a few hundred). */
+#define SEARCH_FEW_MATCHES "1000"
+
 /* How many visible matches (vis) the date bucket key holds. */
 #define BUCKET_COUNT(key) \
     "(SELECT coalesce(sum(bit_count(s.bits & vis.bits)), 0)" \
@@ -400,6 +405,8 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " SELECT k.key, 0::numeric, " BUCKET_COUNT("k.key")
         " FROM (SELECT max(s.key) AS key FROM search_bits s"
         " WHERE s.key >= ' #' AND s.key < ' $') k WHERE k.key IS NOT NULL"
+        " AND (SELECT off < total AND total > " SEARCH_FEW_MATCHES
+        " FROM o)"
         " UNION ALL SELECT k.key, w.before + w.cnt, " BUCKET_COUNT("k.key")
         " FROM w CROSS JOIN LATERAL (SELECT max(s.key) AS key"
         " FROM search_bits s WHERE s.key >= ' #' AND s.key < w.key) k"
@@ -414,7 +421,11 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " pg AS (SELECT im.id FROM images im WHERE im.id = ANY (ARRAY("
         SQL_BITS_IDS("SELECT s.chunk, s.bits & vis.bits AS bits FROM need"
                      " JOIN search_bits s ON s.key = need.key"
-                     " JOIN vis ON vis.chunk = s.chunk") "))"
+                     " JOIN vis ON vis.chunk = s.chunk"
+                     /* few matches: all of them, no walk */
+                     " UNION ALL SELECT vis.chunk, vis.bits FROM vis"
+                     " WHERE (SELECT total <= " SEARCH_FEW_MATCHES
+                     " FROM n)") "))"
         " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"
         " OFFSET (SELECT o.off - coalesce((SELECT min(before) FROM need), 0)"
         " FROM o)),"

@@ -317,4 +317,31 @@ bits_kept('after writes');
 push @WORDS, 'quokka', 'wombat', 'numbat', 'echidna', 'platypus', 'moved';
 compare('after writes', 100);
 
+# more than 1,000 visible matches (SEARCH_FEW_MATCHES of store.c): the page
+# comes from the date buckets that hold it, walked from the newest
+$t->sql(qq{INSERT INTO images (name, description, created_by, is_public,
+                               end_date, start_date)
+           SELECT 'Bulk ' || g, CASE WHEN g % 2 = 0 THEN 'bulkword alpha'
+                                     ELSE 'bulkword,beta' END,
+                  (ARRAY[$alice, $bob, $carol])[1 + g % 3], g % 10 <> 0,
+                  CASE WHEN g % 17 = 0 THEN now() + interval '5 days'
+                       WHEN g % 19 = 0 THEN now() - interval '5 days' END,
+                  now() - g * interval '37 hours'
+             FROM generate_series(1, 2500) g});
+$t->sql(qq{INSERT INTO image_members (image_id, user_id)
+           SELECT id, $alice FROM images
+            WHERE name LIKE 'Bulk %' AND NOT is_public
+              AND created_by <> $alice AND id % 3 = 0});
+bits_kept('with 2,500 more');
+for my $c (['bulkword', 'anonymous', 97], ['bulkword', 'alice', 250],
+           ['ULKWOR alph', 'bob', 61], ['bulkword beta', 'anonymous', 1000],
+           ['bulk,beta', 'alice', 333]) {
+    my ($s, $as, $size) = @$c;
+    my $want = expected($s, $AS{$as});
+    my $n = () = $want =~ /\d+/g;
+    cmp_ok $n, '>', 1000, "'$s' as $as: more than 1,000 matches ($n)";
+    is found($s, $AS{$as}, $size), $want,
+        "'$s' as $as, every page of $size and page=last";
+}
+
 done_testing;
