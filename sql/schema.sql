@@ -515,25 +515,36 @@ BEGIN
         came := search_keys_of(NEW.search_words, NEW.is_public, NEW.end_date,
                                NEW.start_date);
         IF OLD.id = NEW.id THEN
+            -- the keys it lost and gained, in one statement in key order
+            -- (two writers lock the rows they share in one order): a bit
+            -- cleared or set in each row
             SELECT array(SELECT unnest(gone) EXCEPT SELECT unnest(came)),
                    array(SELECT unnest(came) EXCEPT SELECT unnest(gone))
               INTO gone, came;
+            INSERT INTO search_bits AS s (key, chunk, bits)
+            SELECT k, NEW.id >> 13,
+                   set_bit(B'0'::bit(8192), (NEW.id & 8191)::int,
+                           (k = ANY (came))::int)
+              FROM unnest(gone || came) k ORDER BY 1
+            ON CONFLICT (key, chunk) DO UPDATE
+               SET bits = set_bit(s.bits, (NEW.id & 8191)::int,
+                                  (EXCLUDED.key = ANY (came))::int);
+        ELSE
+            -- a new id: every key cleared at the old place, set at the new
+            PERFORM 1 FROM search_bits
+              WHERE (key = ANY (gone) AND chunk = OLD.id >> 13)
+                 OR (key = ANY (came) AND chunk = NEW.id >> 13)
+              ORDER BY key, chunk FOR UPDATE;
+            UPDATE search_bits
+               SET bits = set_bit(bits, (OLD.id & 8191)::int, 0)
+             WHERE key = ANY (gone) AND chunk = OLD.id >> 13;
+            INSERT INTO search_bits AS s (key, chunk, bits)
+            SELECT k, NEW.id >> 13,
+                   set_bit(B'0'::bit(8192), (NEW.id & 8191)::int, 1)
+              FROM unnest(came) k ORDER BY 1
+            ON CONFLICT (key, chunk)
+            DO UPDATE SET bits = s.bits | EXCLUDED.bits;
         END IF;
-        -- the rows of both kinds locked first, in one order: two PATCHes
-        -- in one chunk, one losing a word the other gains, would otherwise
-        -- each wait for the other
-        PERFORM 1 FROM search_bits
-          WHERE (key = ANY (gone) AND chunk = OLD.id >> 13)
-             OR (key = ANY (came) AND chunk = NEW.id >> 13)
-          ORDER BY key, chunk FOR UPDATE;
-        UPDATE search_bits
-           SET bits = set_bit(bits, (OLD.id & 8191)::int, 0)
-         WHERE key = ANY (gone) AND chunk = OLD.id >> 13;
-        INSERT INTO search_bits AS s (key, chunk, bits)
-        SELECT k, NEW.id >> 13,
-               set_bit(B'0'::bit(8192), (NEW.id & 8191)::int, 1)
-          FROM unnest(came) k ORDER BY 1
-        ON CONFLICT (key, chunk) DO UPDATE SET bits = s.bits | EXCLUDED.bits;
     END IF;
     RETURN NULL;
 END $$;

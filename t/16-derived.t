@@ -37,10 +37,32 @@ SELECT count(*) FROM images i, unnest(i.search_words) w
  WHERE w NOT LIKE ' %' AND NOT EXISTS (SELECT 1 FROM search_vocab v WHERE v.word = w)
 SQL
 }
+# search_bits rows that differ from the images' keys
+sub stale_bits {
+    return $t->sql_value(<<'SQL');
+SELECT count(*) FROM (
+  (SELECT key, chunk, bits FROM search_bits WHERE bit_count(bits) > 0
+   EXCEPT
+   SELECT k, i.id >> 13,
+          bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+     FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
+                                          i.end_date, i.start_date)) k
+    GROUP BY 1, 2)
+  UNION ALL
+  (SELECT k, i.id >> 13,
+          bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+     FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
+                                          i.end_date, i.start_date)) k
+    GROUP BY 1, 2
+   EXCEPT
+   SELECT key, chunk, bits FROM search_bits)) x
+SQL
+}
 sub after {
     my ($what, $sql) = @_;
     $t->sql($sql) if $sql;
     is stale(), 0, "derived fields right after $what";
+    is stale_bits(), 0, "search bitmaps right after $what";
     is missing_words(), 0, "search words known right after $what";
     is stale_links(), 0, "tag links' image columns right after $what";
 }
@@ -226,5 +248,34 @@ is tags_of(900), '2:centos', 'its tags, not what the writer put there';
 is versions_of(900), 'v9', 'its versions';
 like $t->get('/images?tags__name=centos')->{content}, qr/"id":900\b/,
     'found by its tag';
+
+# ---- PATCHes of images in one chunk of search_bits at once ---------------
+# each takes words another gives up, in the same rows of search_bits: none
+# may fail (a deadlock would be a 500 after one retry) nor lose a bit
+my @mine = map { $_->[0] } @{ $t->sql(
+    "SELECT id FROM images WHERE created_by = 1 AND (end_date IS NULL"
+    . " OR end_date > now()) ORDER BY id LIMIT 4") };
+cmp_ok scalar(@mine), '>=', 2, 'alice has images to PATCH at once';
+my @kids;
+for my $k (0 .. $#mine) {
+    my $pid = fork // die $!;
+    if (!$pid) {
+        my $bad = 0;
+        for my $i (1 .. 30) {
+            my $words = ($i + $k) % 2 ? 'swapa swapb' : 'swapb swapc';
+            my $r = $t->request(PATCH => "/images/$mine[$k]", %alice,
+                                json => { description => "$words k$k" });
+            $bad++ if $r->{status} != 200;
+        }
+        exit($bad ? 1 : 0);
+    }
+    push @kids, $pid;
+}
+my $failed = 0;
+for (@kids) { waitpid $_, 0; $failed++ if $? }
+is $failed, 0, 'every concurrent PATCH answered 200';
+after('concurrent PATCHes trading words');
+like $t->get('/images?search=swapb')->{content}, qr/"count":\d/,
+    'and the words are found';
 
 done_testing;
