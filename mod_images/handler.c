@@ -207,20 +207,26 @@ static int page_link(im_buf_t *b, request_rec *r, const im_dir_conf_t *conf,
                      apr_int64_t page)
 {
     const char *path = ap_escape_uri(r->pool, r->uri), *base;
-    char *ip = NULL;
+    const char *ip = r->connection->local_ip;
 
     if (conf->base_url) {
         base = conf->base_url;
     }
     else if (!apr_table_get(r->headers_in, "Host") && !r->parsed_uri.hostname
-             && apr_sockaddr_ip_get(&ip, r->connection->local_addr)
-                == APR_SUCCESS) {
+             && ip && *ip) {
         /* HTTP/1.0 with no Host: the address and port the client reached
-         * (httpd would name ServerName and its default port) */
+         * (httpd would name ServerName and its default port); an IPv6
+         * zone's % is escaped in a URL */
         apr_port_t port = r->connection->local_addr->port;
+        int v6 = strchr(ip, ':') != NULL;
+        const char *zone = strchr(ip, '%');
+
+        if (zone) {
+            ip = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, ip, zone - ip),
+                             "%25", zone + 1, NULL);
+        }
         base = apr_psprintf(r->pool, "%s://%s%s%s%s", ap_http_scheme(r),
-                            strchr(ip, ':') ? "[" : "", ip,
-                            strchr(ip, ':') ? "]" : "",
+                            v6 ? "[" : "", ip, v6 ? "]" : "",
                             port == ap_default_port(r) ? ""
                             : apr_psprintf(r->pool, ":%u", port));
         base = apr_pstrcat(r->pool, base, path, NULL);

@@ -205,7 +205,9 @@ static int serves_images(request_rec *r)
  * 405.  httpd walks the <Location> sections before translate_name. */
 static int im_translate_name(request_rec *r)
 {
-    if (!r->uri || r->uri[0] != '/' || !serves_images(r)) {
+    /* a filename already set: mod_rewrite or another module mapped the
+     * request (perhaps to another URI than the <Location> walked) */
+    if (r->filename || !r->uri || r->uri[0] != '/' || !serves_images(r)) {
         return DECLINED;
     }
     r->filename = apr_pstrcat(r->pool, "images:", r->uri, NULL);
@@ -230,9 +232,10 @@ static void register_hooks(apr_pool_t *p)
     /* an optional hook: no link to mod_dbd needed, nothing if it is absent */
     APR_OPTIONAL_HOOK(dbd, post_connect, im_store_post_connect, NULL, NULL,
                       APR_HOOK_MIDDLE);
-    /* before core maps the path to a file, http_core echoes a TRACE and
-     * core walks the filesystem */
-    ap_hook_translate_name(im_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    /* after mod_rewrite, mod_alias and mod_proxy had their say, before
+     * core maps the path to a file (REALLY_LAST); before http_core echoes
+     * a TRACE and core walks the filesystem */
+    ap_hook_translate_name(im_translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(im_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

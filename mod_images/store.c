@@ -857,7 +857,10 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     im_store_status_e st = IM_STORE_ERROR;
 
     *retry = 0;
-    if (txn_query(dbd, "BEGIN") != 0) {
+    /* READ COMMITTED whatever the server's default: the read after the
+     * row lock must see the latest committed state, and the rows of
+     * search_bits that many images share must not fail to serialise */
+    if (txn_query(dbd, "BEGIN ISOLATION LEVEL READ COMMITTED") != 0) {
         *retry = PATCH_RESET;
         return failed(r, dbd);
     }

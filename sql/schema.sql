@@ -500,6 +500,14 @@ BEGIN
          GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (key, chunk) DO UPDATE SET bits = s.bits | EXCLUDED.bits;
     ELSIF TG_OP = 'DELETE' THEN
+        -- the rows locked in key order first, as the other branches do
+        PERFORM 1 FROM search_bits s,
+                (SELECT DISTINCT k, o.id >> 13 AS chunk
+                   FROM old_rows o,
+                        unnest(search_keys_of(o.search_words, o.is_public,
+                                              o.end_date, o.start_date)) k) x
+          WHERE s.key = x.k AND s.chunk = x.chunk
+          ORDER BY s.key, s.chunk FOR UPDATE OF s;
         UPDATE search_bits s SET bits = s.bits & ~x.bits
           FROM (SELECT k, o.id >> 13 AS chunk,
                        bit_or(set_bit(B'0'::bit(8192), (o.id & 8191)::int,

@@ -275,7 +275,10 @@ my $failed = 0;
 for (@kids) { waitpid $_, 0; $failed++ if $? }
 is $failed, 0, 'every concurrent PATCH answered 200';
 after('concurrent PATCHes trading words');
-like $t->get('/images?search=swapb')->{content}, qr/"count":\d/,
-    'and the words are found';
+is $t->get('/images?search=swapb')->{json}{count},
+   $t->sql_value(q{SELECT count(*) FROM images WHERE is_public
+                    AND (end_date IS NULL OR end_date > now())
+                    AND description LIKE '%swapb%'}),
+   'and the words are found';
 
 done_testing;

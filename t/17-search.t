@@ -319,9 +319,11 @@ compare('after writes', 100);
 
 # more than 1,000 visible matches (SEARCH_FEW_MATCHES of store.c): the page
 # comes from the date buckets that hold it, walked from the newest
-$t->sql(qq{INSERT INTO images (name, description, created_by, is_public,
+# (ids spread over many chunks of search_bits, negative ones too)
+$t->sql(qq{INSERT INTO images (id, name, description, created_by, is_public,
                                end_date, start_date)
-           SELECT 'Bulk ' || g, CASE WHEN g % 2 = 0 THEN 'bulkword alpha'
+           SELECT (g - 1250) * 2749, 'Bulk ' || g,
+                  CASE WHEN g % 2 = 0 THEN 'bulkword alpha'
                                      ELSE 'bulkword,beta' END,
                   (ARRAY[$alice, $bob, $carol])[1 + g % 3], g % 10 <> 0,
                   CASE WHEN g % 17 = 0 THEN now() + interval '5 days'
@@ -333,6 +335,9 @@ $t->sql(qq{INSERT INTO image_members (image_id, user_id)
             WHERE name LIKE 'Bulk %' AND NOT is_public
               AND created_by <> $alice AND id % 3 = 0});
 bits_kept('with 2,500 more');
+cmp_ok $t->sql_value(q{SELECT count(DISTINCT chunk) FROM search_bits
+                        WHERE key = 'bulkword'}), '>', 500,
+    'their ids in many chunks';
 for my $c (['bulkword', 'anonymous', 97], ['bulkword', 'alice', 250],
            ['ULKWOR alph', 'bob', 61], ['bulkword beta', 'anonymous', 1000],
            ['bulk,beta', 'alice', 333]) {
