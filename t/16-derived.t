@@ -37,32 +37,11 @@ SELECT count(*) FROM images i, unnest(i.search_words) w
  WHERE w NOT LIKE ' %' AND NOT EXISTS (SELECT 1 FROM search_vocab v WHERE v.word = w)
 SQL
 }
-# search_bits rows that differ from the images' keys
-sub stale_bits {
-    return $t->sql_value(<<'SQL');
-SELECT count(*) FROM (
-  (SELECT key, chunk, bits FROM search_bits WHERE bit_count(bits) > 0
-   EXCEPT
-   SELECT k, i.id >> 13,
-          bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
-     FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
-                                          i.end_date, i.start_date)) k
-    GROUP BY 1, 2)
-  UNION ALL
-  (SELECT k, i.id >> 13,
-          bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
-     FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
-                                          i.end_date, i.start_date)) k
-    GROUP BY 1, 2
-   EXCEPT
-   SELECT key, chunk, bits FROM search_bits)) x
-SQL
-}
 sub after {
     my ($what, $sql) = @_;
     $t->sql($sql) if $sql;
     is stale(), 0, "derived fields right after $what";
-    is stale_bits(), 0, "search bitmaps right after $what";
+    is $t->stale_search_bits, 0, "search bitmaps right after $what";
     is missing_words(), 0, "search words known right after $what";
     is stale_links(), 0, "tag links' image columns right after $what";
 }

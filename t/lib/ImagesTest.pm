@@ -119,6 +119,22 @@ sub sql {
 
 sub sql_value { my $rows = $_[0]->sql($_[1]); return $rows->[0][0] }
 
+# How many rows of search_bits differ from a recomputation of every image's
+# keys (sql/schema.sql): 0 when the bitmaps are kept right.
+sub stale_search_bits {
+    my ($self) = @_;
+    my $fresh = <<'SQL';
+SELECT k, i.id >> 13, bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+  FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
+                                       i.end_date, i.start_date)) k
+ GROUP BY 1, 2
+SQL
+    return $self->sql_value("SELECT count(*) FROM ((SELECT key, chunk, bits"
+        . " FROM search_bits WHERE bit_count(bits) > 0 EXCEPT $fresh)"
+        . " UNION ALL ($fresh EXCEPT SELECT key, chunk, bits"
+        . " FROM search_bits)) x");
+}
+
 # ---- httpd ---------------------------------------------------------------
 
 sub module_so {
