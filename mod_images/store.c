@@ -322,6 +322,12 @@ static const char *list_sql(apr_pool_t *p, int filters)
     " CROSS JOIN LATERAL string_to_table(x.bits::text, '1')" \
     " WITH ORDINALITY t(zeros, n) WHERE t.n <= bit_count(x.bits)"
 
+/* Where image id sits in search_bits (sql/schema.sql): its chunk, its bit
+ * there, and (chunk, bitmap) with only that bit set. */
+#define SQL_BIT_POS(id) "(" id " & 8191)::int"
+#define SQL_BIT_OF(id) \
+    id " >> 13, set_bit(B'0'::bit(8192), " SQL_BIT_POS(id) ", 1)"
+
 /* Up to this many visible matches, a search's page is sorted out of all of
  * them; past it, out of the date buckets that hold the page (walking them
  * costs about as much as sorting a few hundred). */
@@ -352,8 +358,7 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
             " AS bits FROM (SELECT s.chunk, s.bits FROM search_bits s"
             " WHERE s.key = ANY (ARRAY(SELECT v.word FROM search_vocab v"
             " WHERE v.word LIKE lower(%%s::text)))"
-            " UNION ALL SELECT i.id >> 13,"
-            " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+            " UNION ALL SELECT " SQL_BIT_OF("i.id")
             " FROM images i WHERE i.search_words @> '{\" long\"}'"
             " AND i.search_text LIKE lower(%%s::text)) x"
             " GROUP BY x.chunk),", sql, i);
@@ -368,28 +373,25 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " v AS (SELECT m.chunk, m.bits & o.bits AS bits FROM m"
         " JOIN search_bits o ON o.key = ' open' AND o.chunk = m.chunk"
         /* public, an end date: visible until it (each read by its id) */
-        " UNION ALL SELECT i.id >> 13,"
-        " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+        " UNION ALL SELECT " SQL_BIT_OF("i.id")
         " FROM images i WHERE i.id = ANY (ARRAY(" SQL_BITS_IDS(
         "SELECT m.chunk, m.bits & d.bits AS bits FROM m JOIN search_bits d"
         " ON d.key = ' dated' AND d.chunk = m.chunk") "))"
         " AND i.is_public AND i.end_date > now()"
         /* private: the caller's own, and those shared with the caller */
-        " UNION ALL SELECT i.id >> 13,"
-        " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+        " UNION ALL SELECT " SQL_BIT_OF("i.id")
         " FROM c JOIN images i ON i.created_by = c.uid"
         " JOIN m ON m.chunk = i.id >> 13"
         " WHERE NOT i.is_public AND " SQL_NOT_ENDED("i")
-        " AND get_bit(m.bits, (i.id & 8191)::int) = 1"
-        " UNION ALL SELECT i.id >> 13,"
-        " set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1)"
+        " AND get_bit(m.bits, " SQL_BIT_POS("i.id") ") = 1"
+        " UNION ALL SELECT " SQL_BIT_OF("i.id")
         " FROM c JOIN image_members mb ON mb.user_id = c.uid"
         " AND " SQL_NOT_ENDED("mb")
         " JOIN images i ON i.id = mb.image_id"
         " JOIN m ON m.chunk = i.id >> 13"
         " WHERE NOT i.is_public AND i.created_by <> c.uid"
         " AND " SQL_NOT_ENDED("i")
-        " AND get_bit(m.bits, (i.id & 8191)::int) = 1),"
+        " AND get_bit(m.bits, " SQL_BIT_POS("i.id") ") = 1),"
         " vis AS MATERIALIZED (SELECT chunk, bit_or(bits) AS bits FROM v"
         " GROUP BY chunk),"
         " n AS (SELECT coalesce(sum(bit_count(bits)), 0)::bigint AS total"
