@@ -309,16 +309,16 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)", tail, NULL);
 }
 
-/* The ids of the bits set in the bitmaps that the query q answers (chunk,
- * bits): each bitmap as text, split at its 1s; a 1 is where the zeros
- * before it end (PostgreSQL's position() for bit strings walks them bit by
- * bit: 20 us a chunk against 2 us for the text).  part tells the bitmaps
- * apart (two date buckets may have the same chunk). */
+/* The ids of the bits set in the bitmaps that the query q answers (part,
+ * chunk, bits): each bitmap as text, split at its 1s; a 1 is where the
+ * zeros before it end (PostgreSQL's position() for bit strings walks them
+ * bit by bit: 20 us a chunk against 2 us for the text).  part tells apart
+ * two bitmaps of one chunk (two date buckets).  octet_length, not length:
+ * length counts the characters of a run one by one. */
 #define SQL_BITS_IDS(q) \
-    "SELECT (x.chunk << 13) + t.n - 1 + sum(length(t.zeros))" \
-    " OVER (PARTITION BY x.part ORDER BY t.n)" \
-    " FROM (SELECT row_number() OVER () AS part, y.chunk, y.bits" \
-    " FROM (" q ") y WHERE bit_count(y.bits) > 0) x" \
+    "SELECT (x.chunk << 13) + t.n - 1 + sum(octet_length(t.zeros))" \
+    " OVER (PARTITION BY x.part, x.chunk ORDER BY t.n)" \
+    " FROM (SELECT * FROM (" q ") y WHERE bit_count(y.bits) > 0) x" \
     " CROSS JOIN LATERAL string_to_table(x.bits::text, '1')" \
     " WITH ORDINALITY t(zeros, n) WHERE t.n <= bit_count(x.bits)"
 
@@ -327,6 +327,13 @@ static const char *list_sql(apr_pool_t *p, int filters)
 #define SQL_BIT_POS(id) "(" id " & 8191)::int"
 #define SQL_BIT_OF(id) \
     id " >> 13, set_bit(B'0'::bit(8192), " SQL_BIT_POS(id) ", 1)"
+
+/* The class key of public images whose end date is in now's bucket
+ * (sql/schema.sql, search_bucket): those of a later bucket are visible,
+ * those of an earlier one ended. */
+#define SQL_END_NOW \
+    "(' end#' || to_char(10000000" \
+    " + floor(extract(epoch FROM now()) / 8388608)::bigint, 'FM00000000'))"
 
 /* Up to this many visible matches, a search's page is sorted out of all of
  * them; past it, out of the date buckets that hold the page (walking them
@@ -372,11 +379,16 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
     return apr_pstrcat(p, sql,
         " v AS (SELECT m.chunk, m.bits & o.bits AS bits FROM m"
         " JOIN search_bits o ON o.key = ' open' AND o.chunk = m.chunk"
-        /* public, an end date: visible until it (each read by its id) */
+        /* public, an end date in a later bucket than now's: visible */
+        " UNION ALL SELECT m.chunk, m.bits & e.bits FROM m"
+        " JOIN search_bits e ON e.chunk = m.chunk"
+        " AND e.key > " SQL_END_NOW " AND e.key < ' end$'"
+        /* an end date in now's bucket: each read by its id */
         " UNION ALL SELECT " SQL_BIT_OF("i.id")
         " FROM images i WHERE i.id = ANY (ARRAY(" SQL_BITS_IDS(
-        "SELECT m.chunk, m.bits & d.bits AS bits FROM m JOIN search_bits d"
-        " ON d.key = ' dated' AND d.chunk = m.chunk") "))"
+        "SELECT 0 AS part, m.chunk, m.bits & d.bits AS bits FROM m"
+        " JOIN search_bits d ON d.key = " SQL_END_NOW
+        " AND d.chunk = m.chunk") "))"
         " AND i.is_public AND i.end_date > now()"
         /* private: the caller's own, and those shared with the caller */
         " UNION ALL SELECT " SQL_BIT_OF("i.id")
@@ -421,11 +433,12 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         /* the page's ids sorted from images_start_idx alone, then its
          * rows */
         " pg AS (SELECT im.id FROM images im WHERE im.id = ANY (ARRAY("
-        SQL_BITS_IDS("SELECT s.chunk, s.bits & vis.bits AS bits FROM need"
+        SQL_BITS_IDS("SELECT s.key AS part, s.chunk, s.bits & vis.bits"
+                     " AS bits FROM need"
                      " JOIN search_bits s ON s.key = need.key"
                      " JOIN vis ON vis.chunk = s.chunk"
                      /* few matches: all of them, no walk */
-                     " UNION ALL SELECT vis.chunk, vis.bits FROM vis"
+                     " UNION ALL SELECT '', vis.chunk, vis.bits FROM vis"
                      " WHERE (SELECT total <= " SEARCH_FEW_MATCHES
                      " FROM n)") "))"
         " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"

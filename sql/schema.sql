@@ -438,14 +438,14 @@ CREATE INDEX IF NOT EXISTS images_search_words_idx
 -- search_bits: which images have each key, as one bitmap for each chunk of
 -- 8,192 image ids (chunk = id >> 13, the image is bit id & 8191).  The keys
 -- of an image (search_keys_of): each of its words (search_words, without
--- the marks), its class (' open': public with no end date, ' dated':
--- public with an end date; a private image has none) and the bucket of its
--- start_date (' #' and eight digits, about 97 days each, in listing
--- order).  A search of long terms (store.c) ORs the bitmaps of each term's
--- words, ANDs the terms, counts the visible ones from the class bitmaps
--- (checking only the few with an end date and the caller's private ones
--- row by row) and finds its page bucket by bucket from the newest, reading
--- only the rows of the page.  At 1,000,000 images a search whose terms
+-- the marks), its class if it is public (' open': no end date; ' end#' and
+-- the bucket of its end date) and the bucket of its start_date (' #' and
+-- the bucket, in listing order).  A search of long terms (store.c) ORs the
+-- bitmaps of each term's words, ANDs the terms, counts the visible ones
+-- from the class bitmaps (those ending in a later bucket than now's are
+-- visible, in an earlier one ended: only those of now's bucket and the
+-- caller's private ones are checked row by row) and finds its page bucket
+-- by bucket from the newest, reading only the rows of the page.  At 1,000,000 images a search whose terms
 -- each match a tenth of the catalogue costs a few ms instead of visiting
 -- each of its 7,000 matches (docs/performance.md).  Kept by triggers on
 -- images, rebuilt when this file runs.
@@ -456,6 +456,17 @@ CREATE TABLE IF NOT EXISTS search_bits (
     PRIMARY KEY (key, chunk)
 );
 
+-- The bucket of a date: about 97 days (2^23 s) each, eight digits in
+-- date order (so the keys sort as the dates do); the infinities at the ends.
+CREATE OR REPLACE FUNCTION search_bucket(d timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_char(CASE WHEN d = '-infinity' THEN 0
+                        WHEN d = 'infinity' THEN 99999999
+                        ELSE 10000000 + floor(extract(epoch FROM d)
+                                              / 8388608)::bigint END,
+                   'FM00000000')
+$$;
+
 CREATE OR REPLACE FUNCTION search_keys_of(words text[], is_public boolean,
                                           end_date timestamptz,
                                           start_date timestamptz)
@@ -464,15 +475,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT array_agg(k) FROM (
         SELECT w AS k FROM unnest(words) w WHERE w NOT LIKE ' %'
         UNION ALL
-        SELECT CASE WHEN end_date IS NULL THEN ' open' ELSE ' dated' END
+        SELECT CASE WHEN end_date IS NULL THEN ' open'
+                    ELSE ' end#' || search_bucket(end_date) END
          WHERE is_public
         UNION ALL
-        SELECT ' #' || to_char(CASE
-                   WHEN start_date = '-infinity' THEN 0
-                   WHEN start_date = 'infinity' THEN 99999999
-                   ELSE 10000000 + floor(extract(epoch FROM start_date)
-                                         / 8388608)::bigint END,
-                   'FM00000000')) x
+        SELECT ' #' || search_bucket(start_date)) x
 $$;
 
 -- (an earlier version of this file had a function for that)
@@ -570,7 +577,7 @@ CREATE OR REPLACE TRIGGER image_bits_del AFTER DELETE ON images
 CREATE OR REPLACE TRIGGER image_bits_upd AFTER UPDATE ON images
     FOR EACH ROW WHEN (OLD.search_words IS DISTINCT FROM NEW.search_words
                        OR OLD.is_public IS DISTINCT FROM NEW.is_public
-                       OR (OLD.end_date IS NULL) <> (NEW.end_date IS NULL)
+                       OR OLD.end_date IS DISTINCT FROM NEW.end_date
                        OR OLD.start_date IS DISTINCT FROM NEW.start_date
                        OR OLD.id <> NEW.id)
     EXECUTE FUNCTION search_bits_change();

@@ -56,6 +56,20 @@ for my $i (1 .. 150) {
                              ($alice, $bob, $carol)[rand 3], $public, $end,
                              $start) . ')';
 }
+# public images ending at the edges of now's end-date bucket of
+# search_bits (2^23 s; sql/schema.sql, search_bucket) and around now: the
+# bucket's are checked one by one, a later bucket's are visible
+my $edge = "to_timestamp(floor(extract(epoch FROM now()) / 8388608)"
+         . " * 8388608)";
+for my $end ("$edge - interval '1 microsecond'", $edge,
+             "now() - interval '1 second'", "now() + interval '1 second'",
+             "$edge + interval '8388607.999999 seconds'",
+             "$edge + interval '8388608 seconds'") {
+    push @values, '(' . join(', ', q_lit(text()), q_lit(text()),
+                             ($alice, $bob, $carol)[rand 3], 'true', $end,
+                             "now() - interval '" . int(rand 2200) . " days'")
+                . ')' for 1 .. 2;
+}
 $t->sql('INSERT INTO images (name, description, created_by, is_public,'
         . ' end_date, start_date) VALUES ' . join(', ', @values));
 $t->sql(qq{INSERT INTO image_members (image_id, user_id, end_date)
