@@ -318,9 +318,11 @@ static const char *list_sql(apr_pool_t *p, int filters)
 #define SQL_BITS_IDS(q) \
     "SELECT (x.chunk << 13) + t.n - 1 + sum(octet_length(t.zeros))" \
     " OVER (PARTITION BY x.part, x.chunk ORDER BY t.n)" \
-    " FROM (SELECT * FROM (" q ") y WHERE bit_count(y.bits) > 0) x" \
-    " CROSS JOIN LATERAL string_to_table(x.bits::text, '1')" \
-    " WITH ORDINALITY t(zeros, n) WHERE t.n <= bit_count(x.bits)"
+    " FROM (SELECT y.part, y.chunk, y.bits::text AS txt, y.cnt" \
+    " FROM (SELECT z.*, bit_count(z.bits) AS cnt FROM (" q ") z OFFSET 0) y" \
+    " WHERE y.cnt > 0 OFFSET 0) x" \
+    " CROSS JOIN LATERAL string_to_table(x.txt, '1')" \
+    " WITH ORDINALITY t(zeros, n) WHERE t.n <= x.cnt"
 
 /* Where image id sits in search_bits (sql/schema.sql): its chunk, its bit
  * there, and (chunk, bitmap) with only that bit set. */

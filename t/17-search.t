@@ -62,7 +62,7 @@ for my $i (1 .. 150) {
 my $edge = "to_timestamp(floor(extract(epoch FROM now()) / 8388608)"
          . " * 8388608)";
 for my $end ("$edge - interval '1 microsecond'", $edge,
-             "now() - interval '1 second'", "now() + interval '1 second'",
+             "now() - interval '1 second'", "now() + interval '1 hour'",
              "$edge + interval '8388607.999999 seconds'",
              "$edge + interval '8388608 seconds'") {
     push @values, '(' . join(', ', q_lit(text()), q_lit(text()),
