@@ -313,16 +313,20 @@ static const char *list_sql(apr_pool_t *p, int filters)
  * chunk, bits): each bitmap as text, split at its 1s; a 1 is where the
  * zeros before it end (PostgreSQL's position() for bit strings walks them
  * bit by bit: 20 us a chunk against 2 us for the text).  part tells apart
- * two bitmaps of one chunk (two date buckets).  octet_length, not length:
- * length counts the characters of a run one by one. */
+ * two bitmaps of one chunk (two date buckets).  Each OFFSET 0 keeps the
+ * planner from folding a step into the next: a bitmap is ANDed, counted
+ * and turned into text once (not once per bit found), and the sort before
+ * the running sum carries the length of each run, not the run.
+ * octet_length, not length: length counts the characters one by one. */
 #define SQL_BITS_IDS(q) \
-    "SELECT (x.chunk << 13) + t.n - 1 + sum(octet_length(t.zeros))" \
-    " OVER (PARTITION BY x.part, x.chunk ORDER BY t.n)" \
+    "SELECT (r.chunk << 13) + r.n - 1 + sum(r.len)" \
+    " OVER (PARTITION BY r.part, r.chunk ORDER BY r.n)" \
+    " FROM (SELECT x.part, x.chunk, t.n, octet_length(t.zeros) AS len" \
     " FROM (SELECT y.part, y.chunk, y.bits::text AS txt, y.cnt" \
     " FROM (SELECT z.*, bit_count(z.bits) AS cnt FROM (" q ") z OFFSET 0) y" \
     " WHERE y.cnt > 0 OFFSET 0) x" \
     " CROSS JOIN LATERAL string_to_table(x.txt, '1')" \
-    " WITH ORDINALITY t(zeros, n) WHERE t.n <= x.cnt"
+    " WITH ORDINALITY t(zeros, n) WHERE t.n <= x.cnt OFFSET 0) r"
 
 /* Where image id sits in search_bits (sql/schema.sql): its chunk, its bit
  * there, and (chunk, bitmap) with only that bit set. */
@@ -417,10 +421,20 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         /* the date buckets from the newest, each with how many visible
          * matches it holds, as far as the end of the page; the page is in
          * those whose matches reach into it */
+        /* the newest bucket's visible matches, read once: the first
+         * step of the walk counts them, the page (most often in it) reads
+         * them again */
+        " nb AS (SELECT max(s.key) AS key FROM search_bits s"
+        " WHERE s.key >= ' #' AND s.key < ' $'),"
+        " top AS MATERIALIZED (SELECT s.key, s.chunk, s.bits & vis.bits"
+        " AS bits FROM nb JOIN search_bits s ON s.key = nb.key"
+        " JOIN vis ON vis.chunk = s.chunk"
+        " WHERE (SELECT off < total AND total > " SEARCH_FEW_MATCHES
+        " FROM o)),"
         " walk AS (WITH RECURSIVE w(key, before, cnt) AS ("
-        " SELECT k.key, 0::numeric, " BUCKET_COUNT("k.key")
-        " FROM (SELECT max(s.key) AS key FROM search_bits s"
-        " WHERE s.key >= ' #' AND s.key < ' $') k WHERE k.key IS NOT NULL"
+        " SELECT nb.key, 0::numeric,"
+        " (SELECT coalesce(sum(bit_count(top.bits)), 0) FROM top)"
+        " FROM nb WHERE nb.key IS NOT NULL"
         " AND (SELECT off < total AND total > " SEARCH_FEW_MATCHES
         " FROM o)"
         " UNION ALL SELECT k.key, w.before + w.cnt, " BUCKET_COUNT("k.key")
@@ -435,10 +449,12 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         /* the page's ids sorted from images_start_idx alone, then its
          * rows */
         " pg AS (SELECT im.id FROM images im WHERE im.id = ANY (ARRAY("
-        SQL_BITS_IDS("SELECT s.key AS part, s.chunk, s.bits & vis.bits"
-                     " AS bits FROM need"
-                     " JOIN search_bits s ON s.key = need.key"
+        SQL_BITS_IDS("SELECT top.key AS part, top.chunk, top.bits FROM top"
+                     " WHERE top.key IN (SELECT key FROM need)"
+                     " UNION ALL SELECT s.key, s.chunk, s.bits & vis.bits"
+                     " FROM need JOIN search_bits s ON s.key = need.key"
                      " JOIN vis ON vis.chunk = s.chunk"
+                     " WHERE need.key <> (SELECT key FROM nb)"
                      /* few matches: all of them, no walk */
                      " UNION ALL SELECT '', vis.chunk, vis.bits FROM vis"
                      " WHERE (SELECT total <= " SEARCH_FEW_MATCHES
