@@ -5,10 +5,12 @@
 # size is loaded first, each in a cluster and httpd of its own, then each
 # endpoint is measured at every size in turn, so that a change in the
 # machine's speed during the run (other tenants of the host) weighs on
-# both sides of a growth ratio alike.
+# both sides of a growth ratio alike.  That is done --rounds times (3):
+# each figure is the median of its rounds, and the table shows the range of
+# the p50s, so a run's noise can be read off it.
 #
 #   bench/run                       # 10,000 and 1,000,000 images
-#   bench/run --sizes 10000 --seconds 5
+#   bench/run --sizes 10000 --seconds 5 --rounds 1
 #
 # Only loopback traffic; every run is bounded by --seconds.
 use strict;
@@ -21,10 +23,13 @@ use sort "stable";
 use ImagesTest;
 
 $| = 1;
-my ($sizes, $seconds, $conns, $out) = ('10000,1000000', 10, 8, undef);
+my ($sizes, $seconds, $conns, $out, $rounds) =
+    ('10000,1000000', 10, 8, undef, 3);
 GetOptions('sizes=s' => \$sizes, 'seconds=i' => \$seconds,
-           'connections=i' => \$conns, 'out=s' => \$out)
-    or die "usage: bench/run [--sizes N,M] [--seconds S] [--connections C]\n";
+           'connections=i' => \$conns, 'out=s' => \$out,
+           'rounds=i' => \$rounds)
+    or die "usage: bench/run [--sizes N,M] [--seconds S] [--connections C]"
+         . " [--rounds R]\n";
 
 # ---- load every size -----------------------------------------------------
 my @envs;
@@ -93,26 +98,37 @@ LUA
     push @envs, { n => $n, t => $t, base => $base, cases => \@cases };
 }
 
-# ---- measure each endpoint at every size in turn ---------------------------
+# ---- measure each endpoint at every size in turn, --rounds times ---------
 my @rows;
 for my $i (0 .. $#{ $envs[0]{cases} }) {
+    my %runs;   # size => [ each round's figures ]
+    for my $round (1 .. $rounds) {
+        for my $e (@envs) {
+            my ($n, $base) = @$e{qw(n base)};
+            my ($name, $path, $lua) = @{ $e->{cases}[$i] };
+            print "== $n images: $name (round $round)\n";
+            # warm the plan caches of every pooled connection
+            system("wrk -t2 -c$conns -d2s " . ($lua ? "-s $lua " : '')
+                   . "'$base$path' >/dev/null 2>&1") if $round == 1;
+            my $static = wrk("$base/image.json");
+            my $r = wrk("$base$path", $lua);
+            $r->{static_rps} = $static->{rps};
+            $r->{ratio} = $static->{rps} ? $r->{rps} / $static->{rps} : 0;
+            push @{ $runs{$n} }, $r;
+            printf "   %-30s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms"
+                   . "  static %9.0f req/s  ratio %.2f\n",
+                $name, @$r{qw(rps p50 p99 static_rps ratio)};
+        }
+    }
     for my $e (@envs) {
-        my ($n, $base) = @$e{qw(n base)};
-        my ($name, $path, $lua) = @{ $e->{cases}[$i] };
-        print "== $n images: $name\n";
-        # warm the plan caches of every pooled connection
-        system("wrk -t2 -c$conns -d2s " . ($lua ? "-s $lua " : '')
-               . "'$base$path' >/dev/null 2>&1");
-        my $static = wrk("$base/image.json");
-        my $r = wrk("$base$path", $lua);
-        my $row = { n => $n, name => $name, path => $path, %$r,
-                    static_rps => $static->{rps},
-                    ratio => $static->{rps} ? $r->{rps} / $static->{rps} : 0 };
-        push @rows, $row;
-        printf "   %-30s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms"
-               . "  static %9.0f req/s  ratio %.2f\n",
-            $name, $row->{rps}, $row->{p50}, $row->{p99}, $row->{static_rps},
-            $row->{ratio};
+        my $r = $runs{ $e->{n} };
+        my %row = (n => $e->{n}, name => $e->{cases}[$i][0]);
+        for my $k (qw(rps p50 p99 static_rps ratio)) {
+            $row{$k} = median(map { $_->{$k} } @$r);
+        }
+        my @p50 = sort { $a <=> $b } map { $_->{p50} } @$r;
+        @row{qw(p50_min p50_max)} = @p50[0, -1];
+        push @rows, \%row;
     }
 }
 @envs = ();   # stops every httpd and cluster
@@ -132,6 +148,11 @@ sub wrk {
     return \%r;
 }
 
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
 sub ms {
     my ($v) = @_;
     return $1 / 1000 if $v =~ /^([\d.]+)us$/;
@@ -141,12 +162,14 @@ sub ms {
 }
 
 # ---- the table -----------------------------------------------------------
-my @lines = ('| images | endpoint | req/s | p50 ms | p99 ms | static req/s | ratio |',
-             '|---:|---|---:|---:|---:|---:|---:|');
+my @lines = ('| images | endpoint | req/s | p50 ms | p50 of the rounds'
+             . ' | p99 ms | static req/s | ratio |',
+             '|---:|---|---:|---:|---|---:|---:|---:|');
 for my $r (@rows) {
-    push @lines, sprintf('| %s | %s | %.0f | %.2f | %.2f | %.0f | %.2f |',
-        $r->{n}, $r->{name}, $r->{rps}, $r->{p50}, $r->{p99},
-        $r->{static_rps}, $r->{ratio});
+    push @lines, sprintf('| %s | %s | %.0f | %.2f | %.2f-%.2f | %.2f | %.0f'
+                         . ' | %.2f |',
+        $r->{n}, $r->{name}, $r->{rps}, $r->{p50}, $r->{p50_min},
+        $r->{p50_max}, $r->{p99}, $r->{static_rps}, $r->{ratio});
 }
 my @sizes = split /,/, $sizes;
 if (@sizes > 1) {
@@ -161,7 +184,8 @@ if (@sizes > 1) {
 }
 my $cpu = `grep -m1 'model name' /proc/cpuinfo` =~ s/.*:\s*//r;
 chomp $cpu;
-my $table = join("\n", "wrk -t2 -c$conns -d${seconds}s, "
+my $table = join("\n", "wrk -t2 -c$conns -d${seconds}s, median of $rounds"
+    . " rounds, "
     . POSIX::strftime('%Y-%m-%d', gmtime) . ", $cpu, "
     . `nproc` =~ s/\s+//r . ' cores', '', @lines) . "\n";
 print "\n$table";
