@@ -30,6 +30,7 @@ GetOptions('sizes=s' => \$sizes, 'seconds=i' => \$seconds,
            'rounds=i' => \$rounds)
     or die "usage: bench/run [--sizes N,M] [--seconds S] [--connections C]"
          . " [--rounds R]\n";
+die "--rounds must be 1 or more\n" if $rounds < 1;
 
 # ---- load every size -----------------------------------------------------
 my @envs;
