@@ -335,11 +335,9 @@ static const char *list_sql(apr_pool_t *p, int filters)
     id " >> 13, set_bit(B'0'::bit(8192), " SQL_BIT_POS(id) ", 1)"
 
 /* The class key of public images whose end date is in now's bucket
- * (sql/schema.sql, search_bucket): those of a later bucket are visible,
- * those of an earlier one ended. */
-#define SQL_END_NOW \
-    "(' end#' || to_char(10000000" \
-    " + floor(extract(epoch FROM now()) / 8388608)::bigint, 'FM00000000'))"
+ * (sql/schema.sql, search_bucket, inlined here by PostgreSQL): those of a
+ * later bucket are visible, those of an earlier one ended. */
+#define SQL_END_NOW "(' end#' || search_bucket(now()))"
 
 /* Up to this many visible matches, a search's page is sorted out of all of
  * them; past it, out of the date buckets that hold the page (walking them

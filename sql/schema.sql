@@ -458,8 +458,10 @@ CREATE TABLE IF NOT EXISTS search_bits (
 
 -- The bucket of a date: about 97 days (2^23 s) each, eight digits in
 -- date order (so the keys sort as the dates do); the infinities at the ends.
+-- STABLE as to_char is: the search statement (store.c) calls it on now(),
+-- and PostgreSQL inlines it there only if it is declared no stricter.
 CREATE OR REPLACE FUNCTION search_bucket(d timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(CASE WHEN d = '-infinity' THEN 0
                         WHEN d = 'infinity' THEN 99999999
                         ELSE 10000000 + floor(extract(epoch FROM d)
