@@ -412,13 +412,12 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " GROUP BY chunk),"
         " n AS (SELECT coalesce(sum(bit_count(bits)), 0)::bigint AS total"
         " FROM vis),"
-        " o AS (SELECT CASE WHEN c.page = 0"
+        /* walks: the page is found bucket by bucket (below) */
+        " o AS (SELECT s.*, s.off < s.total AND s.total > "
+        SEARCH_FEW_MATCHES " AS walks FROM (SELECT CASE WHEN c.page = 0"
         " THEN greatest((n.total - 1) / c.size, 0) * c.size"
         " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
-        " FROM c, n),"
-        /* the date buckets from the newest, each with how many visible
-         * matches it holds, as far as the end of the page; the page is in
-         * those whose matches reach into it */
+        " FROM c, n) s),"
         /* the newest bucket's visible matches, read once: the first
          * step of the walk counts them, the page (most often in it) reads
          * them again */
@@ -426,15 +425,14 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " WHERE s.key >= ' #' AND s.key < ' $'),"
         " top AS MATERIALIZED (SELECT s.key, s.chunk, s.bits & vis.bits"
         " AS bits FROM nb JOIN search_bits s ON s.key = nb.key"
-        " JOIN vis ON vis.chunk = s.chunk"
-        " WHERE (SELECT off < total AND total > " SEARCH_FEW_MATCHES
-        " FROM o)),"
+        " JOIN vis ON vis.chunk = s.chunk WHERE (SELECT walks FROM o)),"
+        /* the date buckets from the newest, each with how many visible
+         * matches it holds, as far as the end of the page; the page is in
+         * those whose matches reach into it */
         " walk AS (WITH RECURSIVE w(key, before, cnt) AS ("
         " SELECT nb.key, 0::numeric,"
         " (SELECT coalesce(sum(bit_count(top.bits)), 0) FROM top)"
-        " FROM nb WHERE nb.key IS NOT NULL"
-        " AND (SELECT off < total AND total > " SEARCH_FEW_MATCHES
-        " FROM o)"
+        " FROM nb WHERE nb.key IS NOT NULL AND (SELECT walks FROM o)"
         " UNION ALL SELECT k.key, w.before + w.cnt, " BUCKET_COUNT("k.key")
         " FROM w CROSS JOIN LATERAL (SELECT max(s.key) AS key"
         " FROM search_bits s WHERE s.key >= ' #' AND s.key < w.key) k"

@@ -445,9 +445,10 @@ CREATE INDEX IF NOT EXISTS images_search_words_idx
 -- from the class bitmaps (those ending in a later bucket than now's are
 -- visible, in an earlier one ended: only those of now's bucket and the
 -- caller's private ones are checked row by row) and finds its page bucket
--- by bucket from the newest, reading only the rows of the page.  At 1,000,000 images a search whose terms
--- each match a tenth of the catalogue costs a few ms instead of visiting
--- each of its 7,000 matches (docs/performance.md).  Kept by triggers on
+-- by bucket from the newest, reading only the rows of the page.  At
+-- 1,000,000 images a search whose terms each match a tenth of the
+-- catalogue costs a few ms instead of visiting each of its 7,000 matches
+-- (docs/performance.md).  Kept by triggers on
 -- images, rebuilt when this file runs.
 CREATE TABLE IF NOT EXISTS search_bits (
     key   text COLLATE "C" NOT NULL,
