@@ -309,56 +309,48 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)", tail, NULL);
 }
 
-/* The ids of the bits set in the bitmaps that the query q answers (part,
- * chunk, bits): each bitmap as text, split at its 1s; a 1 is where the
+/* The slots of the bits set in the bitmaps that the query q answers
+ * (chunk, bits): each bitmap as text, split at its 1s; a 1 is where the
  * zeros before it end (PostgreSQL's position() for bit strings walks them
- * bit by bit: 20 us a chunk against 2 us for the text).  part tells apart
- * two bitmaps of one chunk (two date buckets).  Each OFFSET 0 keeps the
- * planner from folding a step into the next: a bitmap is ANDed, counted
- * and turned into text once (not once per bit found), and the sort before
- * the running sum carries the length of each run, not the run.
+ * bit by bit: 20 us a chunk against 2 us for the text).  Each OFFSET 0
+ * keeps the planner from folding a step into the next: a bitmap is
+ * counted and turned into text once (not once per bit found), and the
+ * sort before the running sum carries the length of each run, not the run.
  * octet_length, not length: length counts the characters one by one. */
-#define SQL_BITS_IDS(q) \
+#define SQL_BITS_SLOTS(q) \
     "SELECT (r.chunk << 13) + r.n - 1 + sum(r.len)" \
-    " OVER (PARTITION BY r.part, r.chunk ORDER BY r.n)" \
-    " FROM (SELECT x.part, x.chunk, t.n, octet_length(t.zeros) AS len" \
-    " FROM (SELECT y.part, y.chunk, y.bits::text AS txt, y.cnt" \
+    " OVER (PARTITION BY r.chunk ORDER BY r.n)" \
+    " FROM (SELECT x.chunk, t.n, octet_length(t.zeros) AS len" \
+    " FROM (SELECT y.chunk, y.bits::text AS txt, y.cnt" \
     " FROM (SELECT z.*, bit_count(z.bits) AS cnt FROM (" q ") z OFFSET 0) y" \
     " WHERE y.cnt > 0 OFFSET 0) x" \
     " CROSS JOIN LATERAL string_to_table(x.txt, '1')" \
     " WITH ORDINALITY t(zeros, n) WHERE t.n <= x.cnt OFFSET 0) r"
 
-/* Where image id sits in search_bits (sql/schema.sql): its chunk, its bit
- * there, and (chunk, bitmap) with only that bit set. */
-#define SQL_BIT_POS(id) "(" id " & 8191)::int"
-#define SQL_BIT_OF(id) \
-    id " >> 13, set_bit(B'0'::bit(8192), " SQL_BIT_POS(id) ", 1)"
+/* Where an image sits in search_bits (sql/schema.sql: images.search_slot
+ * of the image i): its chunk, its bit there, and (chunk, bitmap) with only
+ * that bit set. */
+#define SQL_BIT_POS "(i.search_slot & 8191)::int"
+#define SQL_BIT_CHUNK "i.search_slot >> 13"
+#define SQL_BIT_OF \
+    SQL_BIT_CHUNK ", set_bit(B'0'::bit(8192), " SQL_BIT_POS ", 1)"
 
 /* The class key of public images whose end date is in now's bucket
  * (sql/schema.sql, search_bucket, inlined here by PostgreSQL): those of a
  * later bucket are visible, those of an earlier one ended. */
 #define SQL_END_NOW "(' end#' || search_bucket(now()))"
 
-/* Up to this many visible matches, a search's page is sorted out of all of
- * them; past it, out of the date buckets that hold the page (walking them
- * costs about as much as sorting a few hundred). */
-#define SEARCH_FEW_MATCHES "1000"
-
-/* How many visible matches (vis) the date bucket key holds. */
-#define BUCKET_COUNT(key) \
-    "(SELECT coalesce(sum(bit_count(s.bits & vis.bits)), 0)" \
-    " FROM search_bits s JOIN vis ON vis.chunk = s.chunk" \
-    " WHERE s.key = " key ")"
-
 /* A search of 1 to 3 long terms and nothing else, through the bitmaps of
  * sql/schema.sql (search_bits): the matches m of every term (its words'
  * bitmaps ORed, and the images with a word too long to keep checked on
- * search_text), ANDed chunk by chunk; the visible ones v: public with no
+ * search_text), ANDed chunk by chunk; the visible ones vis: public with no
  * end date by the class bitmap, public with an end date and the caller's
  * private or shared images checked row by row (few); counted from the
- * bitmaps; the page from the date buckets that hold it, newest first
- * (only their rows are read and sorted).  Params: the caller's four, each
- * term twice, the page size. */
+ * bitmaps, chunk by chunk, then date bucket by date bucket from the newest
+ * (a bucket's chunks are its own: chunk >> 11); the page out of the
+ * buckets that hold it (only their chunks are read for slots, only their
+ * images sorted).  Params: the caller's four, each term twice, the page
+ * size. */
 static const char *search_bits_sql(apr_pool_t *p, int leads)
 {
     const char *sql = apr_pstrcat(p, SQL_CALLER, ",", NULL);
@@ -369,7 +361,7 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
             " AS bits FROM (SELECT s.chunk, s.bits FROM search_bits s"
             " WHERE s.key = ANY (ARRAY(SELECT v.word FROM search_vocab v"
             " WHERE v.word LIKE lower(%%s::text)))"
-            " UNION ALL SELECT " SQL_BIT_OF("i.id")
+            " UNION ALL SELECT " SQL_BIT_OF
             " FROM images i WHERE i.search_words @> '{\" long\"}'"
             " AND i.search_text LIKE lower(%%s::text)) x"
             " GROUP BY x.chunk),", sql, i);
@@ -387,74 +379,47 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " UNION ALL SELECT m.chunk, m.bits & e.bits FROM m"
         " JOIN search_bits e ON e.chunk = m.chunk"
         " AND e.key > " SQL_END_NOW " AND e.key < ' end$'"
-        /* an end date in now's bucket: each read by its id */
-        " UNION ALL SELECT " SQL_BIT_OF("i.id")
-        " FROM images i WHERE i.id = ANY (ARRAY(" SQL_BITS_IDS(
-        "SELECT 0 AS part, m.chunk, m.bits & d.bits AS bits FROM m"
+        /* an end date in now's bucket: each read by its slot */
+        " UNION ALL SELECT " SQL_BIT_OF
+        " FROM images i WHERE i.search_slot = ANY (ARRAY(" SQL_BITS_SLOTS(
+        "SELECT m.chunk, m.bits & d.bits AS bits FROM m"
         " JOIN search_bits d ON d.key = " SQL_END_NOW
         " AND d.chunk = m.chunk") "))"
         " AND i.is_public AND i.end_date > now()"
         /* private: the caller's own, and those shared with the caller */
-        " UNION ALL SELECT " SQL_BIT_OF("i.id")
+        " UNION ALL SELECT " SQL_BIT_OF
         " FROM c JOIN images i ON i.created_by = c.uid"
-        " JOIN m ON m.chunk = i.id >> 13"
+        " JOIN m ON m.chunk = " SQL_BIT_CHUNK
         " WHERE NOT i.is_public AND " SQL_NOT_ENDED("i")
-        " AND get_bit(m.bits, " SQL_BIT_POS("i.id") ") = 1"
-        " UNION ALL SELECT " SQL_BIT_OF("i.id")
+        " AND get_bit(m.bits, " SQL_BIT_POS ") = 1"
+        " UNION ALL SELECT " SQL_BIT_OF
         " FROM c JOIN image_members mb ON mb.user_id = c.uid"
         " AND " SQL_NOT_ENDED("mb")
         " JOIN images i ON i.id = mb.image_id"
-        " JOIN m ON m.chunk = i.id >> 13"
+        " JOIN m ON m.chunk = " SQL_BIT_CHUNK
         " WHERE NOT i.is_public AND i.created_by <> c.uid"
         " AND " SQL_NOT_ENDED("i")
-        " AND get_bit(m.bits, " SQL_BIT_POS("i.id") ") = 1),"
-        " vis AS MATERIALIZED (SELECT chunk, bit_or(bits) AS bits FROM v"
-        " GROUP BY chunk),"
-        " n AS (SELECT coalesce(sum(bit_count(bits)), 0)::bigint AS total"
-        " FROM vis),"
-        /* walks: the page is found bucket by bucket (below) */
-        " o AS (SELECT s.*, s.off < s.total AND s.total > "
-        SEARCH_FEW_MATCHES " AS walks FROM (SELECT CASE WHEN c.page = 0"
+        " AND get_bit(m.bits, " SQL_BIT_POS ") = 1),"
+        " vis AS MATERIALIZED (SELECT g.chunk, g.bits,"
+        " bit_count(g.bits) AS cnt FROM (SELECT chunk, bit_or(bits) AS bits"
+        " FROM v GROUP BY chunk) g),"
+        " n AS (SELECT coalesce(sum(cnt), 0)::bigint AS total FROM vis),"
+        " o AS (SELECT CASE WHEN c.page = 0"
         " THEN greatest((n.total - 1) / c.size, 0) * c.size"
         " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
-        " FROM c, n) s),"
-        /* the newest bucket's visible matches, read once: the first
-         * step of the walk counts them, the page (most often in it) reads
-         * them again */
-        " nb AS (SELECT max(s.key) AS key FROM search_bits s"
-        " WHERE s.key >= ' #' AND s.key < ' $'),"
-        " top AS MATERIALIZED (SELECT s.key, s.chunk, s.bits & vis.bits"
-        " AS bits FROM nb JOIN search_bits s ON s.key = nb.key"
-        " JOIN vis ON vis.chunk = s.chunk WHERE (SELECT walks FROM o)),"
-        /* the date buckets from the newest, each with how many visible
-         * matches it holds, as far as the end of the page; the page is in
-         * those whose matches reach into it */
-        " walk AS (WITH RECURSIVE w(key, before, cnt) AS ("
-        " SELECT nb.key, 0::numeric,"
-        " (SELECT coalesce(sum(bit_count(top.bits)), 0) FROM top)"
-        " FROM nb WHERE nb.key IS NOT NULL AND (SELECT walks FROM o)"
-        " UNION ALL SELECT k.key, w.before + w.cnt, " BUCKET_COUNT("k.key")
-        " FROM w CROSS JOIN LATERAL (SELECT max(s.key) AS key"
-        " FROM search_bits s WHERE s.key >= ' #' AND s.key < w.key) k"
-        " WHERE k.key IS NOT NULL"
-        " AND w.before + w.cnt < (SELECT off + size FROM o))"
-        " SELECT * FROM w),"
-        " need AS MATERIALIZED (SELECT walk.key, walk.before FROM walk, o"
-        " WHERE walk.cnt > 0 AND walk.before + walk.cnt > o.off"
-        " AND walk.before < o.off + o.size),"
-        /* the page's ids sorted from images_start_idx alone, then its
-         * rows */
-        " pg AS (SELECT im.id FROM images im WHERE im.id = ANY (ARRAY("
-        SQL_BITS_IDS("SELECT top.key AS part, top.chunk, top.bits FROM top"
-                     " WHERE top.key IN (SELECT key FROM need)"
-                     " UNION ALL SELECT s.key, s.chunk, s.bits & vis.bits"
-                     " FROM need JOIN search_bits s ON s.key = need.key"
-                     " JOIN vis ON vis.chunk = s.chunk"
-                     " WHERE need.key <> (SELECT key FROM nb)"
-                     /* few matches: all of them, no walk */
-                     " UNION ALL SELECT '', vis.chunk, vis.bits FROM vis"
-                     " WHERE (SELECT total <= " SEARCH_FEW_MATCHES
-                     " FROM n)") "))"
+        " FROM c, n),"
+        /* each date bucket with the visible matches of the newer ones
+         * before it; the page is in those whose matches reach into it */
+        " bk AS (SELECT b.b, sum(b.cnt) OVER (ORDER BY b.b DESC) - b.cnt"
+        " AS before, b.cnt FROM (SELECT chunk >> 11 AS b, sum(cnt) AS cnt"
+        " FROM vis GROUP BY 1) b),"
+        " need AS MATERIALIZED (SELECT bk.b, bk.before FROM bk, o"
+        " WHERE bk.cnt > 0 AND bk.before + bk.cnt > o.off"
+        " AND bk.before < o.off + o.size),"
+        /* the page's ids sorted from images_slot_idx alone, then its rows */
+        " pg AS (SELECT im.id FROM images im WHERE im.search_slot = ANY (ARRAY("
+        SQL_BITS_SLOTS("SELECT vis.chunk, vis.bits FROM vis"
+                       " WHERE vis.chunk >> 11 IN (SELECT b FROM need)") "))"
         " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"
         " OFFSET (SELECT o.off - coalesce((SELECT min(before) FROM need), 0)"
         " FROM o)),"

@@ -436,20 +436,22 @@ CREATE INDEX IF NOT EXISTS images_search_words_idx
     ON images USING gin (search_words) WITH (fastupdate = off);
 
 -- search_bits: which images have each key, as one bitmap for each chunk of
--- 8,192 image ids (chunk = id >> 13, the image is bit id & 8191).  The keys
--- of an image (search_keys_of): each of its words (search_words, without
--- the marks), its class if it is public (' open': no end date; ' end#' and
--- the bucket of its end date) and the bucket of its start_date (' #' and
--- the bucket, in listing order).  A search of long terms (store.c) ORs the
--- bitmaps of each term's words, ANDs the terms, counts the visible ones
--- from the class bitmaps (those ending in a later bucket than now's are
--- visible, in an earlier one ended: only those of now's bucket and the
--- caller's private ones are checked row by row) and finds its page bucket
--- by bucket from the newest, reading only the rows of the page.  At
+-- 8,192 slots (chunk = search_slot >> 13, the image is bit search_slot &
+-- 8191).  An image's slot (images.search_slot, below) is the bucket of its
+-- start_date times 2^24 plus its rank in that bucket, so the chunks of a
+-- date bucket are its own and come in listing order.  The keys of an image
+-- (search_keys_of): each of its words (search_words, without the marks) and
+-- its class if it is public (' open': no end date; ' end#' and the bucket
+-- of its end date).  A search of long terms (store.c) ORs the bitmaps of
+-- each term's words, ANDs the terms, counts the visible ones from the class
+-- bitmaps (those ending in a later bucket than now's are visible, in an
+-- earlier one ended: only those of now's bucket and the caller's private
+-- ones are checked row by row), counts them bucket by bucket from the
+-- newest, and reads only the chunks of the buckets that hold its page.  At
 -- 1,000,000 images a search whose terms each match a tenth of the
 -- catalogue costs a few ms instead of visiting each of its 7,000 matches
--- (docs/performance.md).  Kept by triggers on
--- images, rebuilt when this file runs.
+-- (docs/performance.md).  Kept by triggers on images, rebuilt when this
+-- file runs.
 CREATE TABLE IF NOT EXISTS search_bits (
     key   text COLLATE "C" NOT NULL,
     chunk bigint NOT NULL,
@@ -470,9 +472,11 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                    'FM00000000')
 $$;
 
+-- (an earlier version of this file had the start_date's bucket as a key)
+DROP FUNCTION IF EXISTS search_keys_of(text[], boolean, timestamptz,
+                                       timestamptz);
 CREATE OR REPLACE FUNCTION search_keys_of(words text[], is_public boolean,
-                                          end_date timestamptz,
-                                          start_date timestamptz)
+                                          end_date timestamptz)
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT array_agg(k) FROM (
@@ -480,18 +484,59 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         UNION ALL
         SELECT CASE WHEN end_date IS NULL THEN ' open'
                     ELSE ' end#' || search_bucket(end_date) END
-         WHERE is_public
-        UNION ALL
-        SELECT ' #' || search_bucket(start_date)) x
+         WHERE is_public) x
 $$;
 
 -- (an earlier version of this file had a function for that)
 DROP FUNCTION IF EXISTS search_bits_positions(bit varying);
 
+-- images.search_slot is given by the trigger images_slot, never by hand
+-- (the trigger overrides what a statement sets).  Each transaction takes
+-- the slots of a bucket from search_slots in blocks that double (1, 2, 4,
+-- ... 4,096: a load of a million rows takes a few hundred updates of a
+-- bucket's row, not a million), kept until its end in a setting of its own
+-- (mod_images.slots_ and the bucket); what a block leaves unused stays a
+-- hole, a bit never set.  A slot moves only when the start_date moves to
+-- another bucket.
+ALTER TABLE images ADD COLUMN IF NOT EXISTS search_slot bigint;
+CREATE TABLE IF NOT EXISTS search_slots (
+    bucket bigint PRIMARY KEY,
+    next   bigint NOT NULL CHECK (next <= 16777216)
+);
+
+CREATE OR REPLACE FUNCTION images_slot() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    b    bigint := search_bucket(NEW.start_date)::bigint;
+    name text := 'mod_images.slots_' || b;
+    st   bigint[];
+    blk  bigint;
+    lim  bigint;
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.search_slot >> 24 = b THEN
+        NEW.search_slot := OLD.search_slot;
+        RETURN NEW;
+    END IF;
+    -- this transaction's block of the bucket: next, end, size
+    st := string_to_array(nullif(current_setting(name, true), ''),
+                          ',')::bigint[];
+    IF st IS NULL OR st[1] >= st[2] THEN
+        blk := least(coalesce(st[3] * 2, 1), 4096);
+        INSERT INTO search_slots AS s (bucket, next) VALUES (b, blk)
+        ON CONFLICT (bucket) DO UPDATE SET next = s.next + blk
+        RETURNING s.next INTO lim;
+        st := ARRAY[lim - blk, lim, blk];
+    END IF;
+    NEW.search_slot := (b << 24) + st[1];
+    PERFORM set_config(name, (st[1] + 1) || ',' || st[2] || ',' || st[3],
+                       true);
+    RETURN NEW;
+END $$;
+
 -- Rows inserted or deleted by one statement (a load of a million at once)
 -- set or clear their bits in one statement, in key order (two writers lock
 -- the rows they share in the same order); an UPDATE moves each row's bits
--- for the keys it gained or lost, or all of them when its id changed.
+-- for the keys it gained or lost, or all of them when its slot moved.
 CREATE OR REPLACE FUNCTION search_bits_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -502,37 +547,36 @@ BEGIN
         DELETE FROM search_bits;
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO search_bits AS s (key, chunk, bits)
-        SELECT k, n.id >> 13,
-               bit_or(set_bit(B'0'::bit(8192), (n.id & 8191)::int, 1))
+        SELECT k, n.search_slot >> 13,
+               bit_or(set_bit(B'0'::bit(8192), (n.search_slot & 8191)::int,
+                              1))
           FROM new_rows n,
                unnest(search_keys_of(n.search_words, n.is_public,
-                                     n.end_date, n.start_date)) k
+                                     n.end_date)) k
          GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (key, chunk) DO UPDATE SET bits = s.bits | EXCLUDED.bits;
     ELSIF TG_OP = 'DELETE' THEN
         -- the rows locked in key order first, as the other branches do
         PERFORM 1 FROM search_bits s,
-                (SELECT DISTINCT k, o.id >> 13 AS chunk
+                (SELECT DISTINCT k, o.search_slot >> 13 AS chunk
                    FROM old_rows o,
                         unnest(search_keys_of(o.search_words, o.is_public,
-                                              o.end_date, o.start_date)) k) x
+                                              o.end_date)) k) x
           WHERE s.key = x.k AND s.chunk = x.chunk
           ORDER BY s.key, s.chunk FOR UPDATE OF s;
         UPDATE search_bits s SET bits = s.bits & ~x.bits
-          FROM (SELECT k, o.id >> 13 AS chunk,
-                       bit_or(set_bit(B'0'::bit(8192), (o.id & 8191)::int,
-                                      1)) AS bits
+          FROM (SELECT k, o.search_slot >> 13 AS chunk,
+                       bit_or(set_bit(B'0'::bit(8192),
+                                      (o.search_slot & 8191)::int, 1)) AS bits
                   FROM old_rows o,
                        unnest(search_keys_of(o.search_words, o.is_public,
-                                             o.end_date, o.start_date)) k
+                                             o.end_date)) k
                  GROUP BY 1, 2) x
          WHERE s.key = x.k AND s.chunk = x.chunk;
     ELSE
-        gone := search_keys_of(OLD.search_words, OLD.is_public, OLD.end_date,
-                               OLD.start_date);
-        came := search_keys_of(NEW.search_words, NEW.is_public, NEW.end_date,
-                               NEW.start_date);
-        IF OLD.id = NEW.id THEN
+        gone := search_keys_of(OLD.search_words, OLD.is_public, OLD.end_date);
+        came := search_keys_of(NEW.search_words, NEW.is_public, NEW.end_date);
+        IF OLD.search_slot = NEW.search_slot THEN
             -- the keys it lost and gained, in one statement in key order
             -- (two writers lock the rows they share in one order): a bit
             -- cleared or set in each row
@@ -540,25 +584,25 @@ BEGIN
                    array(SELECT unnest(came) EXCEPT SELECT unnest(gone))
               INTO gone, came;
             INSERT INTO search_bits AS s (key, chunk, bits)
-            SELECT k, NEW.id >> 13,
-                   set_bit(B'0'::bit(8192), (NEW.id & 8191)::int,
+            SELECT k, NEW.search_slot >> 13,
+                   set_bit(B'0'::bit(8192), (NEW.search_slot & 8191)::int,
                            (k = ANY (came))::int)
               FROM unnest(gone || came) k ORDER BY 1
             ON CONFLICT (key, chunk) DO UPDATE
-               SET bits = set_bit(s.bits, (NEW.id & 8191)::int,
+               SET bits = set_bit(s.bits, (NEW.search_slot & 8191)::int,
                                   (EXCLUDED.key = ANY (came))::int);
         ELSE
-            -- a new id: every key cleared at the old place, set at the new
+            -- a new slot: every key cleared at the old one, set at the new
             PERFORM 1 FROM search_bits
-              WHERE (key = ANY (gone) AND chunk = OLD.id >> 13)
-                 OR (key = ANY (came) AND chunk = NEW.id >> 13)
+              WHERE (key = ANY (gone) AND chunk = OLD.search_slot >> 13)
+                 OR (key = ANY (came) AND chunk = NEW.search_slot >> 13)
               ORDER BY key, chunk FOR UPDATE;
             UPDATE search_bits
-               SET bits = set_bit(bits, (OLD.id & 8191)::int, 0)
-             WHERE key = ANY (gone) AND chunk = OLD.id >> 13;
+               SET bits = set_bit(bits, (OLD.search_slot & 8191)::int, 0)
+             WHERE key = ANY (gone) AND chunk = OLD.search_slot >> 13;
             INSERT INTO search_bits AS s (key, chunk, bits)
-            SELECT k, NEW.id >> 13,
-                   set_bit(B'0'::bit(8192), (NEW.id & 8191)::int, 1)
+            SELECT k, NEW.search_slot >> 13,
+                   set_bit(B'0'::bit(8192), (NEW.search_slot & 8191)::int, 1)
               FROM unnest(came) k ORDER BY 1
             ON CONFLICT (key, chunk)
             DO UPDATE SET bits = s.bits | EXCLUDED.bits;
@@ -567,10 +611,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- The triggers and the bits of the rows already there in one transaction
--- (writers of images wait): no change slips between.
+-- The triggers, the slots of images that have none (loaded before this
+-- version; in id order within each bucket) and the bits of the rows
+-- already there in one transaction (writers of images wait): no change
+-- slips between.
 BEGIN;
 LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
+CREATE OR REPLACE TRIGGER images_slot BEFORE INSERT OR UPDATE ON images
+    FOR EACH ROW EXECUTE FUNCTION images_slot();
 CREATE OR REPLACE TRIGGER image_bits_ins AFTER INSERT ON images
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION search_bits_change();
@@ -581,29 +629,48 @@ CREATE OR REPLACE TRIGGER image_bits_upd AFTER UPDATE ON images
     FOR EACH ROW WHEN (OLD.search_words IS DISTINCT FROM NEW.search_words
                        OR OLD.is_public IS DISTINCT FROM NEW.is_public
                        OR OLD.end_date IS DISTINCT FROM NEW.end_date
-                       OR OLD.start_date IS DISTINCT FROM NEW.start_date
-                       OR OLD.id <> NEW.id)
+                       OR OLD.search_slot IS DISTINCT FROM NEW.search_slot)
     EXECUTE FUNCTION search_bits_change();
 CREATE OR REPLACE TRIGGER image_bits_trunc AFTER TRUNCATE ON images
     FOR EACH STATEMENT EXECUTE FUNCTION search_bits_change();
+ALTER TABLE images DISABLE TRIGGER images_slot;
+ALTER TABLE images DISABLE TRIGGER image_bits_upd;
+UPDATE images i SET search_slot = x.slot
+  FROM (SELECT y.id, (y.b << 24) + coalesce(s.next, 0)
+                     + row_number() OVER (PARTITION BY y.b ORDER BY y.id)
+                     - 1 AS slot
+          FROM (SELECT id, search_bucket(start_date)::bigint AS b
+                  FROM images WHERE search_slot IS NULL) y
+          LEFT JOIN search_slots s ON s.bucket = y.b) x
+ WHERE i.id = x.id;
+INSERT INTO search_slots AS s (bucket, next)
+SELECT search_slot >> 24, max(search_slot & 16777215) + 1
+  FROM images GROUP BY 1
+ON CONFLICT (bucket) DO UPDATE SET next = greatest(s.next, EXCLUDED.next);
+ALTER TABLE images ALTER COLUMN search_slot SET NOT NULL;
+ALTER TABLE images ENABLE ALWAYS TRIGGER images_slot;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_ins;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_del;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_upd;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_trunc;
 DELETE FROM search_bits;
 INSERT INTO search_bits (key, chunk, bits)
-SELECT k, i.id >> 13, bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+SELECT k, i.search_slot >> 13,
+       bit_or(set_bit(B'0'::bit(8192), (i.search_slot & 8191)::int, 1))
   FROM images i,
-       unnest(search_keys_of(i.search_words, i.is_public, i.end_date,
-                             i.start_date)) k
+       unnest(search_keys_of(i.search_words, i.is_public, i.end_date)) k
  GROUP BY 1, 2;
 COMMIT;
 
 -- What a search through search_bits reads of the images it found, from the
--- index alone: the listing date of each candidate of its page, and the end
--- date of each public image that has one.
-CREATE INDEX IF NOT EXISTS images_start_idx ON images (id) INCLUDE (start_date);
-CREATE INDEX IF NOT EXISTS images_dated_idx ON images (id) INCLUDE (end_date)
+-- index alone: the image in each slot of its page's buckets, with its
+-- listing date; and the end date of each public image that has one.
+DROP INDEX IF EXISTS images_start_idx;
+CREATE UNIQUE INDEX IF NOT EXISTS images_slot_idx
+    ON images (search_slot) INCLUDE (start_date, id);
+DROP INDEX IF EXISTS images_dated_idx;
+CREATE INDEX IF NOT EXISTS images_dated_slot_idx
+    ON images (search_slot) INCLUDE (end_date)
     WHERE is_public AND end_date IS NOT NULL;
 
 -- Listing order and keyset of every page.

@@ -128,19 +128,26 @@ sub sql {
 sub sql_value { my $rows = $_[0]->sql($_[1]); return $rows->[0][0] }
 
 # How many rows of search_bits differ from a recomputation of every image's
-# keys (sql/schema.sql): 0 when the bitmaps are kept right.
+# keys at its slot (sql/schema.sql), plus how many images have a slot
+# outside the bucket of their start_date: 0 when the bitmaps are kept right.
+# (Two images in one slot cannot be: images_slot_idx is unique.)
 sub stale_search_bits {
     my ($self) = @_;
     my $fresh = <<'SQL';
-SELECT k, i.id >> 13, bit_or(set_bit(B'0'::bit(8192), (i.id & 8191)::int, 1))
+SELECT k, i.search_slot >> 13,
+       bit_or(set_bit(B'0'::bit(8192), (i.search_slot & 8191)::int, 1))
   FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
-                                       i.end_date, i.start_date)) k
+                                       i.end_date)) k
  GROUP BY 1, 2
 SQL
     return $self->sql_value("SELECT count(*) FROM ((SELECT key, chunk, bits"
         . " FROM search_bits WHERE bit_count(bits) > 0 EXCEPT $fresh)"
         . " UNION ALL ($fresh EXCEPT SELECT key, chunk, bits"
-        . " FROM search_bits)) x");
+        . " FROM search_bits)) x")
+        + $self->sql_value("SELECT count(*) FROM images"
+        . " WHERE search_slot >> 24 <> search_bucket(start_date)::bigint"
+        . " OR search_slot & 16777215 >= (SELECT next FROM search_slots"
+        . " WHERE bucket = search_slot >> 24)");
 }
 
 # ---- httpd ---------------------------------------------------------------
