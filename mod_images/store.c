@@ -416,9 +416,14 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " need AS MATERIALIZED (SELECT bk.b, bk.before FROM bk, o"
         " WHERE bk.cnt > 0 AND bk.before + bk.cnt > o.off"
         " AND bk.before < o.off + o.size),"
-        /* the page's ids sorted from images_slot_idx alone, then its rows */
+        /* the page's ids sorted from images_slot_idx alone, then its
+         * rows; each chunk read only as far as its bucket has given slots
+         * (a small catalogue fills few of each bucket's first chunk) */
         " pg AS (SELECT im.id FROM images im WHERE im.search_slot = ANY (ARRAY("
-        SQL_BITS_SLOTS("SELECT vis.chunk, vis.bits FROM vis"
+        SQL_BITS_SLOTS("SELECT vis.chunk, substring(vis.bits FROM 1 FOR"
+                       " least(8192, ss.next - ((vis.chunk & 2047) << 13))::int)"
+                       " AS bits FROM vis JOIN search_slots ss"
+                       " ON ss.bucket = vis.chunk >> 11"
                        " WHERE vis.chunk >> 11 IN (SELECT b FROM need)") "))"
         " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"
         " OFFSET (SELECT o.off - coalesce((SELECT min(before) FROM need), 0)"

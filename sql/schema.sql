@@ -472,6 +472,21 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                    'FM00000000')
 $$;
 
+ALTER TABLE images ADD COLUMN IF NOT EXISTS search_slot bigint;
+CREATE TABLE IF NOT EXISTS search_slots (
+    bucket bigint PRIMARY KEY,
+    next   bigint NOT NULL
+);
+
+-- From here to the COMMIT below, one transaction (writers of images wait,
+-- readers go on): the functions, the triggers, the slots of images that
+-- have none and the bits of the rows already there change at once, and no
+-- write slips between.
+BEGIN;
+LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
+-- the slots' join and the bitmaps' aggregate in memory, not in files
+SET LOCAL work_mem = '256MB';
+
 -- (an earlier version of this file had the start_date's bucket as a key)
 DROP FUNCTION IF EXISTS search_keys_of(text[], boolean, timestamptz,
                                        timestamptz);
@@ -497,13 +512,11 @@ DROP FUNCTION IF EXISTS search_bits_positions(bit varying);
 -- bucket's row, not a million), kept until its end in a setting of its own
 -- (mod_images.slots_ and the bucket); what a block leaves unused stays a
 -- hole, a bit never set.  A slot moves only when the start_date moves to
--- another bucket.
-ALTER TABLE images ADD COLUMN IF NOT EXISTS search_slot bigint;
-CREATE TABLE IF NOT EXISTS search_slots (
-    bucket bigint PRIMARY KEY,
-    next   bigint NOT NULL CHECK (next <= 16777216)
-);
-
+-- another bucket.  The bucket's row of search_slots stays locked until the
+-- transaction ends: writers of images in one bucket wait for each other
+-- (they share rows of search_bits too), and two that each write several
+-- rows reaching buckets in opposite orders can deadlock (PostgreSQL cancels
+-- one); a bulk load is best ordered by start_date.
 CREATE OR REPLACE FUNCTION images_slot() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -525,6 +538,12 @@ BEGIN
         INSERT INTO search_slots AS s (bucket, next) VALUES (b, blk)
         ON CONFLICT (bucket) DO UPDATE SET next = s.next + blk
         RETURNING s.next INTO lim;
+        IF lim > 16777216 THEN
+            RAISE EXCEPTION 'no search slot left in the date bucket of %',
+                NEW.start_date
+                USING HINT = 'A bucket of about 97 days holds 16,777,216 '
+                             'images, deleted ones included (sql/schema.sql)';
+        END IF;
         st := ARRAY[lim - blk, lim, blk];
     END IF;
     NEW.search_slot := (b << 24) + st[1];
@@ -611,12 +630,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- The triggers, the slots of images that have none (loaded before this
--- version; in id order within each bucket) and the bits of the rows
--- already there in one transaction (writers of images wait): no change
--- slips between.
-BEGIN;
-LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
+-- The triggers; the slots of images that have none (loaded before this
+-- version: in id order within each bucket); the bits of every image.
 CREATE OR REPLACE TRIGGER images_slot BEFORE INSERT OR UPDATE ON images
     FOR EACH ROW EXECUTE FUNCTION images_slot();
 CREATE OR REPLACE TRIGGER image_bits_ins AFTER INSERT ON images
@@ -647,7 +662,15 @@ INSERT INTO search_slots AS s (bucket, next)
 SELECT search_slot >> 24, max(search_slot & 16777215) + 1
   FROM images GROUP BY 1
 ON CONFLICT (bucket) DO UPDATE SET next = greatest(s.next, EXCLUDED.next);
-ALTER TABLE images ALTER COLUMN search_slot SET NOT NULL;
+-- (SET NOT NULL locks out readers even when the column has it already)
+DO $$
+BEGIN
+    IF NOT (SELECT attnotnull FROM pg_attribute
+             WHERE attrelid = 'images'::regclass
+               AND attname = 'search_slot') THEN
+        ALTER TABLE images ALTER COLUMN search_slot SET NOT NULL;
+    END IF;
+END $$;
 ALTER TABLE images ENABLE ALWAYS TRIGGER images_slot;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_ins;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_del;

@@ -21,6 +21,35 @@ $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 is $snapshot->(), $before, 'running schema.sql twice more changes no row';
 
+# a database from before images.search_slot: schema.sql gives every image
+# its slot and places its bits there
+$t->sql("ALTER TABLE images DROP COLUMN search_slot CASCADE;"
+        . " DROP TABLE search_slots");
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+is $t->sql_value("SELECT count(*) FROM images WHERE search_slot IS NULL"), 0,
+    'schema.sql gives the images of an older schema their slots';
+is $t->stale_search_bits, 0, 'and their bits';
+
+# slots taken in a transaction, some of them in a savepoint rolled back:
+# no slot taken twice (images_slot_idx is unique), all in their buckets
+$t->sql("BEGIN;"
+    . " INSERT INTO images (name, created_by, start_date)"
+    . "  SELECT 'Slot ' || g, 1, now() - g * interval '3 days'"
+    . "  FROM generate_series(1, 40) g;"
+    . " SAVEPOINT a;"
+    . " INSERT INTO images (name, created_by, start_date)"
+    . "  SELECT 'Gone ' || g, 1, now() - g * interval '3 days'"
+    . "  FROM generate_series(1, 40) g;"
+    . " ROLLBACK TO SAVEPOINT a;"
+    . " INSERT INTO images (name, created_by, start_date)"
+    . "  SELECT 'Slot again ' || g, 1, now() - g * interval '3 days'"
+    . "  FROM generate_series(1, 40) g;"
+    . " COMMIT;");
+is $t->sql_value("SELECT count(*) FROM images WHERE name LIKE 'Slot %'"), 80,
+    'images inserted around a savepoint rolled back';
+is $t->stale_search_bits, 0, 'their slots and bits are right';
+$t->sql("DELETE FROM images WHERE name LIKE 'Slot %'");
+
 my $search = sub {
     my ($id) = @_;
     # newlines shown as | (the harness reads psql's output line by line)

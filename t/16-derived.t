@@ -235,6 +235,14 @@ my @mine = map { $_->[0] } @{ $t->sql(
     "SELECT id FROM images WHERE created_by = 1 AND (end_date IS NULL"
     . " OR end_date > now()) ORDER BY id LIMIT 4") };
 cmp_ok scalar(@mine), '>=', 2, 'alice has images to PATCH at once';
+# moved into one date bucket, so into one chunk (a slot is the bucket of
+# start_date and a rank in it; sql/schema.sql)
+$t->sql("UPDATE images SET start_date = now() - id * interval '1 minute'"
+        . " WHERE id IN (" . join(',', @mine) . ")");
+after('start dates moved to another bucket');
+is $t->sql_value("SELECT count(DISTINCT search_slot >> 13) FROM images"
+                 . " WHERE id IN (" . join(',', @mine) . ")"), 1,
+    'their bits in one chunk';
 my @kids;
 for my $k (0 .. $#mine) {
     my $pid = fork // die $!;

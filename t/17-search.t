@@ -324,9 +324,9 @@ bits_kept('after writes');
 push @WORDS, 'quokka', 'wombat', 'numbat', 'echidna', 'platypus', 'moved';
 compare('after writes', 100);
 
-# more than 1,000 visible matches (SEARCH_FEW_MATCHES of store.c): the page
-# comes from the date buckets that hold it, walked from the newest
-# (slots in many date buckets of search_bits, ids negative too)
+# many visible matches in many date buckets: the page comes from the
+# chunks of the buckets that hold it, counted from the newest (ids
+# negative too)
 $t->sql(qq{INSERT INTO images (id, name, description, created_by, is_public,
                                end_date, start_date)
            SELECT (g - 1250) * 2749, 'Bulk ' || g,

@@ -146,8 +146,9 @@ SQL
         . " FROM search_bits)) x")
         + $self->sql_value("SELECT count(*) FROM images"
         . " WHERE search_slot >> 24 <> search_bucket(start_date)::bigint"
-        . " OR search_slot & 16777215 >= (SELECT next FROM search_slots"
-        . " WHERE bucket = search_slot >> 24)");
+        . " OR NOT EXISTS (SELECT 1 FROM search_slots"
+        . " WHERE bucket = search_slot >> 24"
+        . " AND next > search_slot & 16777215)");
 }
 
 # ---- httpd ---------------------------------------------------------------
