@@ -50,6 +50,21 @@ is $t->sql_value("SELECT count(*) FROM images WHERE name LIKE 'Slot %'"), 80,
 is $t->stale_search_bits, 0, 'their slots and bits are right';
 $t->sql("DELETE FROM images WHERE name LIKE 'Slot %'");
 
+# start dates at the ends of time have buckets of their own (0, 99999999)
+$t->sql("INSERT INTO images (name, created_by, start_date) VALUES"
+        . " ('Slot early', 1, '-infinity'), ('Slot late', 1, 'infinity'),"
+        . " ('Slot ancient', 1, '0044-03-15 BC')");
+is $t->sql_value("SELECT string_agg((search_slot >> 24)::text, ','"
+                 . " ORDER BY start_date) FROM images"
+                 . " WHERE name LIKE 'Slot %'"),
+    '0,' . $t->sql_value("SELECT search_bucket('0044-03-15 BC')::bigint")
+    . ',99999999', 'their slots in the first and last buckets';
+is $t->stale_search_bits, 0, 'and their bits';
+$t->sql("UPDATE images SET start_date = now() WHERE name = 'Slot late'");
+is $t->stale_search_bits, 0, 'moved from the last bucket to now';
+$t->sql("DELETE FROM images WHERE name LIKE 'Slot %'");
+is $t->stale_search_bits, 0, 'and deleted';
+
 my $search = sub {
     my ($id) = @_;
     # newlines shown as | (the harness reads psql's output line by line)
