@@ -418,11 +418,13 @@ static const char *search_bits_sql(apr_pool_t *p, int leads)
         " AND bk.before < o.off + o.size),"
         /* the page's ids sorted from images_slot_idx alone, then its
          * rows; each chunk read only as far as its bucket has given slots
-         * (a small catalogue fills few of each bucket's first chunk) */
+         * (a small catalogue fills few of each bucket's first chunk; a
+         * bucket without its row, restored by hand, read whole) */
         " pg AS (SELECT im.id FROM images im WHERE im.search_slot = ANY (ARRAY("
         SQL_BITS_SLOTS("SELECT vis.chunk, substring(vis.bits FROM 1 FOR"
-                       " least(8192, ss.next - ((vis.chunk & 2047) << 13))::int)"
-                       " AS bits FROM vis JOIN search_slots ss"
+                       " least(8192, coalesce(ss.next"
+                       " - ((vis.chunk & 2047) << 13), 8192))::int)"
+                       " AS bits FROM vis LEFT JOIN search_slots ss"
                        " ON ss.bucket = vis.chunk >> 11"
                        " WHERE vis.chunk >> 11 IN (SELECT b FROM need)") "))"
         " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"

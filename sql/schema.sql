@@ -5,8 +5,11 @@
 -- Re-runnable: every statement is IF NOT EXISTS / OR REPLACE (PostgreSQL 14
 -- or later), so running it again on a live database loses no data and never
 -- leaves a moment without the triggers.  It recounts the kept counts and
--- adds any word missing from search_vocab: writers of images wait for that
--- (seconds at 1,000,000 images), readers do not.  A new version may add
+-- adds any word missing from search_vocab (seconds at 1,000,000 images) and
+-- rebuilds search_bits (about two minutes): writers of images wait for
+-- that, readers do not (but for a few seconds of the first run on a
+-- database from before images.search_slot, which also gives every image
+-- its slot, an UPDATE of every row: minutes).  A new version may add
 -- tables the module's role must read: see the grants in
 -- docs/configuration.md.
 --
@@ -526,6 +529,9 @@ DECLARE
     blk  bigint;
     lim  bigint;
 BEGIN
+    IF b IS NULL THEN
+        RETURN NEW;         -- no start_date: its NOT NULL says so
+    END IF;
     IF TG_OP = 'UPDATE' AND OLD.search_slot >> 24 = b THEN
         NEW.search_slot := OLD.search_slot;
         RETURN NEW;
@@ -662,15 +668,6 @@ INSERT INTO search_slots AS s (bucket, next)
 SELECT search_slot >> 24, max(search_slot & 16777215) + 1
   FROM images GROUP BY 1
 ON CONFLICT (bucket) DO UPDATE SET next = greatest(s.next, EXCLUDED.next);
--- (SET NOT NULL locks out readers even when the column has it already)
-DO $$
-BEGIN
-    IF NOT (SELECT attnotnull FROM pg_attribute
-             WHERE attrelid = 'images'::regclass
-               AND attname = 'search_slot') THEN
-        ALTER TABLE images ALTER COLUMN search_slot SET NOT NULL;
-    END IF;
-END $$;
 ALTER TABLE images ENABLE ALWAYS TRIGGER images_slot;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_ins;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_del;
@@ -683,6 +680,16 @@ SELECT k, i.search_slot >> 13,
   FROM images i,
        unnest(search_keys_of(i.search_words, i.is_public, i.end_date)) k
  GROUP BY 1, 2;
+-- Last, just before COMMIT: SET NOT NULL locks out readers until then (and
+-- would even when the column has it already)
+DO $$
+BEGIN
+    IF NOT (SELECT attnotnull FROM pg_attribute
+             WHERE attrelid = 'images'::regclass
+               AND attname = 'search_slot') THEN
+        ALTER TABLE images ALTER COLUMN search_slot SET NOT NULL;
+    END IF;
+END $$;
 COMMIT;
 
 -- What a search through search_bits reads of the images it found, from the
