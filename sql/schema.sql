@@ -475,6 +475,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                    'FM00000000')
 $$;
 
+-- The bitmap of a chunk with only the bit of this slot set.
+CREATE OR REPLACE FUNCTION search_bit(slot bigint) RETURNS bit varying
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT set_bit(B'0'::bit(8192), (slot & 8191)::int, 1)
+$$;
+
 ALTER TABLE images ADD COLUMN IF NOT EXISTS search_slot bigint;
 CREATE TABLE IF NOT EXISTS search_slots (
     bucket bigint PRIMARY KEY,
@@ -573,8 +579,7 @@ BEGIN
     ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO search_bits AS s (key, chunk, bits)
         SELECT k, n.search_slot >> 13,
-               bit_or(set_bit(B'0'::bit(8192), (n.search_slot & 8191)::int,
-                              1))
+               bit_or(search_bit(n.search_slot))
           FROM new_rows n,
                unnest(search_keys_of(n.search_words, n.is_public,
                                      n.end_date)) k
@@ -591,8 +596,7 @@ BEGIN
           ORDER BY s.key, s.chunk FOR UPDATE OF s;
         UPDATE search_bits s SET bits = s.bits & ~x.bits
           FROM (SELECT k, o.search_slot >> 13 AS chunk,
-                       bit_or(set_bit(B'0'::bit(8192),
-                                      (o.search_slot & 8191)::int, 1)) AS bits
+                       bit_or(search_bit(o.search_slot)) AS bits
                   FROM old_rows o,
                        unnest(search_keys_of(o.search_words, o.is_public,
                                              o.end_date)) k
@@ -627,7 +631,7 @@ BEGIN
              WHERE key = ANY (gone) AND chunk = OLD.search_slot >> 13;
             INSERT INTO search_bits AS s (key, chunk, bits)
             SELECT k, NEW.search_slot >> 13,
-                   set_bit(B'0'::bit(8192), (NEW.search_slot & 8191)::int, 1)
+                   search_bit(NEW.search_slot)
               FROM unnest(came) k ORDER BY 1
             ON CONFLICT (key, chunk)
             DO UPDATE SET bits = s.bits | EXCLUDED.bits;
@@ -676,7 +680,7 @@ ALTER TABLE images ENABLE ALWAYS TRIGGER image_bits_trunc;
 DELETE FROM search_bits;
 INSERT INTO search_bits (key, chunk, bits)
 SELECT k, i.search_slot >> 13,
-       bit_or(set_bit(B'0'::bit(8192), (i.search_slot & 8191)::int, 1))
+       bit_or(search_bit(i.search_slot))
   FROM images i,
        unnest(search_keys_of(i.search_words, i.is_public, i.end_date)) k
  GROUP BY 1, 2;

@@ -135,7 +135,7 @@ sub stale_search_bits {
     my ($self) = @_;
     my $fresh = <<'SQL';
 SELECT k, i.search_slot >> 13,
-       bit_or(set_bit(B'0'::bit(8192), (i.search_slot & 8191)::int, 1))
+       bit_or(search_bit(i.search_slot))
   FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
                                        i.end_date)) k
  GROUP BY 1, 2
