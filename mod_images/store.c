@@ -20,6 +20,12 @@
 
 #include "mod_images.h"
 
+/* The schema version these statements are written for (sql/schema.sql):
+ * a connection to a database of another version answers nothing. */
+#define SCHEMA_VERSION 1
+#define SQL_SCHEMA_VERSION \
+    "SELECT coalesce(max(version), 0) FROM schema_version"
+
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 
@@ -48,17 +54,20 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     " AND (m.end_date IS NULL OR m.end_date > now())))"
 #define SQL_VISIBLE SQL_VISIBLE_OF("i", "i.id")
 
-/* The columns of im_image_row_t, in order, for images i.  Tags and
- * versions come from the row itself (tags_json, versions_json: kept by
- * triggers, sql/schema.sql); the renderer leaves out the versions that
- * ended by the database's now(), the last column. */
+/* The columns of im_image_row_t, in order, for images i.  Tags come from
+ * the row itself (tags_json, kept by triggers: sql/derived.sql), versions
+ * from image_versions_image_idx; the renderer also leaves out the versions
+ * that ended by the database's now(), the last column. */
 #define SQL_IMAGE_COLUMNS \
     "i.id, i.uuid, i.name, i.created_by," \
     " (SELECT u.username FROM users u WHERE u.id = i.created_by)," \
     " i.description," \
     " (extract(epoch FROM i.end_date) * 1000000)::bigint, i.is_public," \
     " i.icon, (extract(epoch FROM i.start_date) * 1000000)::bigint," \
-    " i.tags_json, i.versions_json," \
+    " i.tags_json, (SELECT json_agg(json_build_array(v.id, v.name," \
+    " (extract(epoch FROM v.start_date) * 1000000)::bigint, NULL)" \
+    " ORDER BY v.start_date, v.id)::text FROM image_versions v" \
+    " WHERE v.image_id = i.id AND " SQL_NOT_ENDED("v") ")," \
     " (extract(epoch FROM now()) * 1000000)::bigint"
 #define IMAGE_NCOLS 13
 
@@ -76,7 +85,7 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
     SQL_NOT_ENDED("i")
 
 /* The collection's filters; a statement exists for each combination (and
- * for each number of search terms that lead the words index) so that
+ * for each number of search terms that lead the trigram index) so that
  * every plan, generic or not, can use the index that fits.  A variant's
  * number: creator (bit 0), tag (bit 1), plus 4 times the search: 0 none,
  * 1 with no term long enough to lead (every row is checked), 2 to 4 with
@@ -88,30 +97,19 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 #define LIST_VARIANTS  20
 
 /* With a tag, the set comes from image_tags l, which carries its image's
- * listing and visibility columns (sql/schema.sql): images i only joins it
+ * listing and visibility columns (sql/derived.sql): images i only joins it
  * for a search. */
 #define SQL_CREATOR_OF(t) \
     " AND " t ".created_by = (SELECT id FROM users WHERE username = %s::text)"
 static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
-/* Up to three long terms lead: each is looked up in the words of the
- * catalogue, and one scan of the words index (exact, no recheck) finds the
- * images having a matching word for each (sql/schema.sql, search_words),
- * and those marked ' long' (a word too long to keep: search_long), checked
- * on search_text.  A term that matches more than 16 words looks up the
- * mark every image has, ' any', and is checked on each row's search_text
- * (schema.sql says why).  The other terms are checked on search_text, kept
- * lower-cased: LIKE of lower(term) is ILIKE, without lower-casing every
- * row again.  Params: the term three times. */
-#define SEARCH_FEW_WORDS "16"
+/* Up to three terms of three characters or more lead: each is one
+ * predicate the trigram index answers (sql/indexes.sql); the other terms
+ * are checked on the rows it found.  search_text is kept lower-cased: LIKE
+ * of lower(term) is ILIKE without lower-casing every row again.  Params:
+ * a lead's pattern; the rest's patterns joined by newlines, twice. */
 static const char *const sql_search_lead =
-    " AND i.search_words && (SELECT CASE WHEN count(*) <= " SEARCH_FEW_WORDS
-    " THEN array_append(coalesce(array_agg(v.word), '{}'), ' long')"
-    " ELSE '{\" any\"}' END"
-    " FROM search_vocab v WHERE v.word LIKE lower(%s::text))"
-    " AND ((NOT i.search_long AND (SELECT count(*) <= " SEARCH_FEW_WORDS
-    " FROM search_vocab v WHERE v.word LIKE lower(%s::text)))"
-    " OR i.search_text LIKE lower(%s::text))";
+    " AND i.search_text LIKE lower(%s::text)";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR i.search_text LIKE ALL"
     " (string_to_array(lower(%s::text), chr(10))))";
@@ -168,8 +166,7 @@ static const char *const sql_search_rest =
 enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
        STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
        STMT_LOCK_BY_UUID, STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
-       STMT_SEARCH_BITS = STMT_LIST + LIST_VARIANTS,
-       STMT_COUNT = STMT_SEARCH_BITS + IM_SEARCH_LEADS };
+       STMT_COUNT = STMT_LIST + LIST_VARIANTS };
 
 typedef struct {
     const char *label;
@@ -211,7 +208,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
         /* By creator alone: the count adds up the four disjoint ways one
          * of the creator's images is visible, as the unfiltered count does;
          * the bulk (public, no end date) is kept counted by triggers
-         * (creator_counts, sql/schema.sql) instead of a visibility-map
+         * (creator_counts, sql/derived.sql) instead of a visibility-map
          * lookup for each of the creator's images.  The first page is read
          * with its rows from the creator's index; a later page skips rows
          * in the index alone, then fetches its own. */
@@ -278,7 +275,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
 
     /* Unfiltered: the count adds up the four disjoint ways an image is
      * visible.  The bulk, public images with no end date, is kept counted
-     * by triggers (image_counts, sql/schema.sql); the others are small and
+     * by triggers (image_counts, sql/derived.sql); the others are small and
      * each has an index.  The page comes through the ordering index from
      * the front or, past the middle, from the back (page=last reads one
      * page, not the catalogue); only one of the two runs.  LIMIT takes the
@@ -307,134 +304,6 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " LIMIT (SELECT least(size, greatest(total - off, 0)) FROM o)"
         " OFFSET (SELECT greatest(total - off - size, 0) FROM o)),"
         " i AS (SELECT * FROM fwd UNION ALL SELECT * FROM rev)", tail, NULL);
-}
-
-/* The slots of the bits set in the bitmaps that the query q answers
- * (chunk, bits): each bitmap as text, split at its 1s; a 1 is where the
- * zeros before it end (PostgreSQL's position() for bit strings walks them
- * bit by bit: 20 us a chunk against 2 us for the text).  Each OFFSET 0
- * keeps the planner from folding a step into the next: a bitmap is
- * counted and turned into text once (not once per bit found), and the
- * sort before the running sum carries the length of each run, not the run.
- * octet_length, not length: length counts the characters one by one. */
-#define SQL_BITS_SLOTS(q) \
-    "SELECT (r.chunk << 13) + r.n - 1 + sum(r.len)" \
-    " OVER (PARTITION BY r.chunk ORDER BY r.n)" \
-    " FROM (SELECT x.chunk, t.n, octet_length(t.zeros) AS len" \
-    " FROM (SELECT y.chunk, y.bits::text AS txt, y.cnt" \
-    " FROM (SELECT z.*, bit_count(z.bits) AS cnt FROM (" q ") z OFFSET 0) y" \
-    " WHERE y.cnt > 0 OFFSET 0) x" \
-    " CROSS JOIN LATERAL string_to_table(x.txt, '1')" \
-    " WITH ORDINALITY t(zeros, n) WHERE t.n <= x.cnt OFFSET 0) r"
-
-/* Where an image sits in search_bits (sql/schema.sql: images.search_slot
- * of the image i): its chunk, its bit there, and (chunk, bitmap) with only
- * that bit set. */
-#define SQL_BIT_POS "(i.search_slot & 8191)::int"
-#define SQL_BIT_CHUNK "i.search_slot >> 13"
-#define SQL_BIT_OF \
-    SQL_BIT_CHUNK ", set_bit(B'0'::bit(8192), " SQL_BIT_POS ", 1)"
-
-/* The class key of public images whose end date is in now's bucket
- * (sql/schema.sql, search_bucket, inlined here by PostgreSQL): those of a
- * later bucket are visible, those of an earlier one ended. */
-#define SQL_END_NOW "(' end#' || search_bucket(now()))"
-
-/* A search of 1 to 3 long terms and nothing else, through the bitmaps of
- * sql/schema.sql (search_bits): the matches m of every term (its words'
- * bitmaps ORed, and the images with a word too long to keep checked on
- * search_text), ANDed chunk by chunk; the visible ones vis: public with no
- * end date by the class bitmap, public with an end date and the caller's
- * private or shared images checked row by row (few); counted from the
- * bitmaps, chunk by chunk, then date bucket by date bucket from the newest
- * (a bucket's chunks are its own: chunk >> 11); the page out of the
- * buckets that hold it (only their chunks are read for slots, only their
- * images sorted).  Params: the caller's four, each term twice, the page
- * size. */
-static const char *search_bits_sql(apr_pool_t *p, int leads)
-{
-    const char *sql = apr_pstrcat(p, SQL_CALLER, ",", NULL);
-    int i;
-
-    for (i = 1; i <= leads; i++) {
-        sql = apr_psprintf(p, "%s t%d AS (SELECT x.chunk, bit_or(x.bits)"
-            " AS bits FROM (SELECT s.chunk, s.bits FROM search_bits s"
-            " WHERE s.key = ANY (ARRAY(SELECT v.word FROM search_vocab v"
-            " WHERE v.word LIKE lower(%%s::text)))"
-            " UNION ALL SELECT " SQL_BIT_OF
-            " FROM images i WHERE i.search_words @> '{\" long\"}'"
-            " AND i.search_text LIKE lower(%%s::text)) x"
-            " GROUP BY x.chunk),", sql, i);
-    }
-    sql = apr_pstrcat(p, sql, " m AS MATERIALIZED (SELECT t1.chunk, t1.bits",
-                      leads > 1 ? " & t2.bits" : "",
-                      leads > 2 ? " & t3.bits" : "", " AS bits FROM t1",
-                      leads > 1 ? " JOIN t2 ON t2.chunk = t1.chunk" : "",
-                      leads > 2 ? " JOIN t3 ON t3.chunk = t1.chunk" : "",
-                      "),", NULL);
-    return apr_pstrcat(p, sql,
-        " v AS (SELECT m.chunk, m.bits & o.bits AS bits FROM m"
-        " JOIN search_bits o ON o.key = ' open' AND o.chunk = m.chunk"
-        /* public, an end date in a later bucket than now's: visible */
-        " UNION ALL SELECT m.chunk, m.bits & e.bits FROM m"
-        " JOIN search_bits e ON e.chunk = m.chunk"
-        " AND e.key > " SQL_END_NOW " AND e.key < ' end$'"
-        /* an end date in now's bucket: each read by its slot */
-        " UNION ALL SELECT " SQL_BIT_OF
-        " FROM images i WHERE i.search_slot = ANY (ARRAY(" SQL_BITS_SLOTS(
-        "SELECT m.chunk, m.bits & d.bits AS bits FROM m"
-        " JOIN search_bits d ON d.key = " SQL_END_NOW
-        " AND d.chunk = m.chunk") "))"
-        " AND i.is_public AND i.end_date > now()"
-        /* private: the caller's own, and those shared with the caller */
-        " UNION ALL SELECT " SQL_BIT_OF
-        " FROM c JOIN images i ON i.created_by = c.uid"
-        " JOIN m ON m.chunk = " SQL_BIT_CHUNK
-        " WHERE NOT i.is_public AND " SQL_NOT_ENDED("i")
-        " AND get_bit(m.bits, " SQL_BIT_POS ") = 1"
-        " UNION ALL SELECT " SQL_BIT_OF
-        " FROM c JOIN image_members mb ON mb.user_id = c.uid"
-        " AND " SQL_NOT_ENDED("mb")
-        " JOIN images i ON i.id = mb.image_id"
-        " JOIN m ON m.chunk = " SQL_BIT_CHUNK
-        " WHERE NOT i.is_public AND i.created_by <> c.uid"
-        " AND " SQL_NOT_ENDED("i")
-        " AND get_bit(m.bits, " SQL_BIT_POS ") = 1),"
-        " vis AS MATERIALIZED (SELECT g.chunk, g.bits,"
-        " bit_count(g.bits) AS cnt FROM (SELECT chunk, bit_or(bits) AS bits"
-        " FROM v GROUP BY chunk) g),"
-        " n AS (SELECT coalesce(sum(cnt), 0)::bigint AS total FROM vis),"
-        " o AS (SELECT CASE WHEN c.page = 0"
-        " THEN greatest((n.total - 1) / c.size, 0) * c.size"
-        " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
-        " FROM c, n),"
-        /* each date bucket with the visible matches of the newer ones
-         * before it; the page is in those whose matches reach into it */
-        " bk AS (SELECT b.b, sum(b.cnt) OVER (ORDER BY b.b DESC) - b.cnt"
-        " AS before, b.cnt FROM (SELECT chunk >> 11 AS b, sum(cnt) AS cnt"
-        " FROM vis GROUP BY 1) b),"
-        " need AS MATERIALIZED (SELECT bk.b, bk.before FROM bk, o"
-        " WHERE bk.cnt > 0 AND bk.before + bk.cnt > o.off"
-        " AND bk.before < o.off + o.size),"
-        /* the page's ids sorted from images_slot_idx alone, then its
-         * rows; each chunk read only as far as its bucket has given slots
-         * (a small catalogue fills few of each bucket's first chunk; a
-         * bucket without its row, restored by hand, read whole) */
-        " pg AS (SELECT im.id FROM images im WHERE im.search_slot = ANY (ARRAY("
-        SQL_BITS_SLOTS("SELECT vis.chunk, substring(vis.bits FROM 1 FOR"
-                       " least(8192, coalesce(ss.next"
-                       " - ((vis.chunk & 2047) << 13), 8192))::int)"
-                       " AS bits FROM vis LEFT JOIN search_slots ss"
-                       " ON ss.bucket = vis.chunk >> 11"
-                       " WHERE vis.chunk >> 11 IN (SELECT b FROM need)") "))"
-        " ORDER BY im.start_date DESC, im.id DESC LIMIT %s::int"
-        " OFFSET (SELECT o.off - coalesce((SELECT min(before) FROM need), 0)"
-        " FROM o)),"
-        " i AS (SELECT im.* FROM images im"
-        " WHERE im.id = ANY (ARRAY(SELECT id FROM pg)))"
-        " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
-        " FROM c CROSS JOIN n LEFT JOIN i ON true"
-        " ORDER BY i.start_date DESC, i.id DESC", NULL);
 }
 
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -477,11 +346,6 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         stmts[STMT_LIST + i].label = apr_psprintf(pconf,
                                                   "mod_images_list_%d", i);
         stmts[STMT_LIST + i].sql = list_sql(pconf, i);
-    }
-    for (i = 0; i < IM_SEARCH_LEADS; i++) {
-        stmts[STMT_SEARCH_BITS + i].label =
-            apr_psprintf(pconf, "mod_images_search_bits_%d", i + 1);
-        stmts[STMT_SEARCH_BITS + i].sql = search_bits_sql(pconf, i + 1);
     }
 
     /* With the main server's mod_dbd configuration, which virtual hosts
@@ -538,6 +402,55 @@ static void set_session(server_rec *s, ap_dbd_t *dbd)
     }
 }
 
+/* The database's schema version: 0 before versions (no schema_version
+ * table), -1 when it cannot be read. */
+static int schema_version(apr_pool_t *p, ap_dbd_t *dbd)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t v = -1;
+
+    if (apr_dbd_select(dbd->driver, p, dbd->handle, &res,
+                       SQL_SCHEMA_VERSION, 1) != 0) {
+        return apr_dbd_check_conn(dbd->driver, p, dbd->handle)
+               == APR_SUCCESS ? 0 : -1;
+    }
+    if (apr_dbd_get_row(dbd->driver, p, res, &row, 1) != 0
+        || !im_parse_int64(apr_dbd_get_entry(dbd->driver, row, 0), &v)) {
+        return -1;
+    }
+    return (int)v;
+}
+
+/* Whether this connection's database has the schema the statements need:
+ * found at connect time and kept with the connection; a connection that
+ * did not match looks again at each use (a migration may have run since),
+ * logging only the first time. */
+static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
+{
+    void *ok = NULL;
+    int v;
+
+    apr_pool_userdata_get(&ok, "mod_images_schema", dbd->pool);
+    if (ok) {
+        return 1;
+    }
+    v = schema_version(p, dbd);
+    if (v == SCHEMA_VERSION) {
+        apr_pool_userdata_setn("ok", "mod_images_schema", NULL, dbd->pool);
+        return 1;
+    }
+    if (log) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "database schema version %d found, this mod_images "
+                     "needs version %d: requests get 503 until they match "
+                     "(run sql/schema.sql of this release; "
+                     "docs/configuration.md, Upgrading)",
+                     v, SCHEMA_VERSION);
+    }
+    return 0;
+}
+
 /* mod_dbd's post_connect hook: the session settings above; and keep, with
  * each connection, every statement registered with mod_dbd for it (ours,
  * mod_authn_dbd's, ...), so that a reset connection can have them all
@@ -545,8 +458,8 @@ static void set_session(server_rec *s, ap_dbd_t *dbd)
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
-    (void)pool;
     set_session(cfg->server, dbd);
+    schema_ok(pool, cfg->server, dbd, 1);
     apr_pool_userdata_setn(cfg->queries, "mod_images_queries", NULL,
                            dbd->pool);
     return APR_SUCCESS;
@@ -627,13 +540,21 @@ static im_store_status_e failed(request_rec *r, ap_dbd_t *dbd)
            == APR_SUCCESS ? IM_STORE_ERROR : IM_STORE_UNAVAILABLE;
 }
 
+/* A pooled connection whose database has the right schema, else NULL. */
+static ap_dbd_t *acquire(request_rec *r)
+{
+    ap_dbd_t *dbd = dbd_acquire(r);
+
+    return dbd && schema_ok(r->pool, r->server, dbd, 0) ? dbd : NULL;
+}
+
 /* Run statement n; when it fails on a live connection, prepare it again
  * and run it once more: the connection may have been reset. */
 static im_store_status_e run(request_rec *r, int n, int nargs,
                              const char **args, ap_dbd_t **dbdp,
                              apr_dbd_results_t **res)
 {
-    ap_dbd_t *dbd = dbd_acquire(r);
+    ap_dbd_t *dbd = acquire(r);
 
     *dbdp = dbd;
     if (!dbd) {
@@ -778,9 +699,8 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    /* caller, paging; creator, tag, 3 leads 3 times, the rest twice;
-     * LIMIT */
-    const char *args[4 + 2 + 9 + 2 + 1];
+    /* caller, paging; creator, tag, 3 leads, the rest twice; LIMIT */
+    const char *args[4 + 2 + IM_SEARCH_LEADS + 2 + 1];
     int nargs = 4, filters = 0, i;
     /* no page past this can exist; keeps (page - 1) * size in a bigint */
     apr_int64_t page = q->page > APR_INT64_C(1000000000000)
@@ -799,22 +719,10 @@ im_store_status_e im_store_list_images(request_rec *r,
         filters |= FILTER_TAG;
         args[nargs++] = q->tag;
     }
-    if (!filters && q->search_leads > 0 && !*q->search_rest) {
-        /* long terms only: the bitmaps (search_bits_sql) */
-        for (i = 0; i < q->search_leads; i++) {
-            args[nargs++] = q->search_lead[i];   /* the words */
-            args[nargs++] = q->search_lead[i];   /* a word too long */
-        }
-        args[nargs++] = args[2];          /* LIMIT */
-        return list_rows(r, STMT_SEARCH_BITS + q->search_leads - 1, nargs,
-                         args, bad_token, count, rows);
-    }
     if (q->search_terms > 0) {
         filters |= (q->search_leads + 1) << 2;
         for (i = 0; i < q->search_leads; i++) {
-            args[nargs++] = q->search_lead[i];   /* the words */
-            args[nargs++] = q->search_lead[i];   /* how many */
-            args[nargs++] = q->search_lead[i];   /* checked on the row */
+            args[nargs++] = q->search_lead[i];
         }
         args[nargs++] = q->search_rest;
         args[nargs++] = q->search_rest;
@@ -859,8 +767,8 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
 
     *retry = 0;
     /* READ COMMITTED whatever the server's default: the read after the
-     * row lock must see the latest committed state, and the rows of
-     * search_bits that many images share must not fail to serialise */
+     * row lock must see the latest committed state, and the counts that
+     * many images share must not fail to serialise */
     if (txn_query(dbd, "BEGIN ISOLATION LEVEL READ COMMITTED") != 0) {
         *retry = PATCH_RESET;
         return failed(r, dbd);
@@ -956,7 +864,7 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        im_patch_decide_fn decide, void *ctx,
                                        int *decision, im_image_row_t *updated)
 {
-    ap_dbd_t *dbd = dbd_acquire(r);
+    ap_dbd_t *dbd = acquire(r);
     im_store_status_e st;
     int retry;
 

@@ -25,22 +25,17 @@
 --
 -- Speed: one set-based INSERT ... SELECT per table, all in one transaction,
 -- so a failure rolls everything back (trigger and index changes included).
---  * The triggers of schema.sql that keep an image's derived fields
+--  * The triggers of sql/derived.sql that keep an image's derived fields
 --    (images_search_text on images, image_tags_derived_ins and
---    image_tags_fill on image_tags, image_versions_derived_ins on
---    image_versions) are disabled during the
---    load; the lock that takes keeps other sessions from writing to those
---    tables until COMMIT (readers are not blocked).  The derived fields are
---    computed in the images INSERT itself, from the tags and versions each
---    image is given: search_text in exactly the format of
---    images_search_text() (name, description, then each tag's name and
---    description in tag id order, newline-separated, lower-cased), tags_json,
---    versions_json with the content of
---    images_tags_json() and the others.  Writing them once is much cheaper
---    than updating a million rows afterwards (a second version of every row
---    and of every index entry).  search_words is computed from search_text
---    by PostgreSQL itself (a generated column), and the new words go to
---    search_vocab by its statement trigger, left on.
+--    image_tags_fill on image_tags) are disabled during the load; the lock
+--    that takes keeps other sessions from writing to those tables until
+--    COMMIT (readers are not blocked).  The derived fields are computed in
+--    the images INSERT itself, from the tags each image is given:
+--    search_text in exactly the format of images_search_text() (name,
+--    description, then each tag's name and description in tag id order,
+--    newline-separated, lower-cased) and tags_json as images_tags_json().
+--    Writing them once is much cheaper than updating a million rows
+--    afterwards (a second version of every row and of every index entry).
 --  * A load that at least doubles the number of images drops the secondary
 --    indexes and builds them again at the end (a GIN index build costs much
 --    less than row-by-row insertion); that blocks readers of those tables
@@ -56,8 +51,7 @@
 -- Check afterwards (slow on millions of rows; must return 0):
 --   SELECT count(*) FROM images
 --    WHERE search_text IS DISTINCT FROM images_search_text(id, name, description)
---       OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb
---       OR versions_json::jsonb IS DISTINCT FROM images_versions_json(id)::jsonb;
+--       OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb;
 --   SELECT count(*) FROM image_tags it JOIN images i ON i.id = it.image_id
 --    WHERE (it.start_date, it.is_public, it.end_date, it.created_by)
 --          IS DISTINCT FROM (i.start_date, i.is_public, i.end_date, i.created_by);
@@ -84,7 +78,6 @@ ALTER TABLE images DISABLE TRIGGER images_search_text;
 ALTER TABLE images DISABLE TRIGGER image_tags_follow_ins;
 ALTER TABLE image_tags DISABLE TRIGGER image_tags_derived_ins;
 ALTER TABLE image_tags DISABLE TRIGGER image_tags_fill;
-ALTER TABLE image_versions DISABLE TRIGGER image_versions_derived_ins;
 
 -- Foreign keys: every reference made here is to a row that this transaction
 -- inserted or that the SHARE locks below keep from changing, so for a
@@ -235,8 +228,7 @@ SELECT count(*) AS ntags FROM gen_tpool \gset
 -- positions p1, p2 = p1 + a, p3 = p1 + a + b (mod ntags, a + b < ntags);
 -- p1 skewed towards the low positions.  Versions: "1.0" from the image's
 -- start; half the images get a second one up to 180 days later, and a
--- third of those ended their "1.0" then (ids drawn here, so that the
--- images INSERT can write versions_json).
+-- third of those ended their "1.0" then.
 CREATE TEMP TABLE gen_img ON COMMIT DROP AS
 SELECT nextval(pg_get_serial_sequence('images', 'id')) AS id,
        s.*,
@@ -287,8 +279,7 @@ UPDATE gen_img SET p3 = NULL WHERE p3 IN (p1, p2);
 UPDATE gen_img SET p2 = NULL WHERE p2 = p1;
 
 INSERT INTO images (id, uuid, name, description, created_by, is_public, icon,
-                    start_date, end_date, search_text, tags_json,
-                    versions_json)
+                    start_date, end_date, search_text, tags_json)
 SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        gi.r_vis < 0.9,
        CASE WHEN gi.g % 50 = 0 THEN '/images/icons/' || lower(gi.tool1) || '.png'
@@ -303,7 +294,7 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        END,
        lower(x.name || chr(10) || x.description
            || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, '')),
-       tj.tags_json, vj.versions_json
+       tj.tags_json
   FROM gen_img gi
   JOIN gen_upool u ON u.pos = gi.upos
   CROSS JOIN LATERAL (
@@ -334,18 +325,7 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
         FROM (VALUES (t1.id, t1.name, t1.js), (t2.id, t2.name, t2.js),
                      (t3.id, t3.name, t3.js)) AS x (id, name, js)
        WHERE x.id IS NOT NULL
-  ) AS tj
-  -- versions_json: all of them, by start_date then id
-  CROSS JOIN LATERAL (
-      SELECT json_agg(json_build_array(v.id, v.name,
-                          (extract(epoch FROM v.start) * 1000000)::bigint,
-                          (extract(epoch FROM v.ends) * 1000000)::bigint)
-                      ORDER BY v.start, v.id)::text AS versions_json
-        FROM (VALUES (gi.v1, '1.0', gi.start_date, gi.v1_end),
-                     (gi.v2, gi.v2_name, gi.v2_start, NULL)) AS v (id, name,
-                                                                 start, ends)
-       WHERE v.id IS NOT NULL
-  ) AS vj;
+  ) AS tj;
 
 -- with the image's listing columns, as image_tags_fill() would copy them
 INSERT INTO image_tags (image_id, tag_id, start_date, is_public, end_date,
@@ -381,7 +361,6 @@ ALTER TABLE images ENABLE ALWAYS TRIGGER images_search_text;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow_ins;
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_ins;
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
-ALTER TABLE image_versions ENABLE ALWAYS TRIGGER image_versions_derived_ins;
 
 COMMIT;
 

@@ -294,6 +294,8 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
+GRANT USAGE ON SEQUENCE patch_fails TO mod_images;
+GRANT SELECT ON patch_fail_mode TO mod_images;
 CREATE TRIGGER patch_fail BEFORE UPDATE ON images
     FOR EACH ROW WHEN (NEW.description LIKE 'victim%')
     EXECUTE FUNCTION patch_fail();

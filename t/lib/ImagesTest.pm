@@ -56,6 +56,7 @@ sub new {
     $self->{owner_pid} = $$;
     $self->start_pg;
     $self->load_sql("$TOP/sql/schema.sql");
+    $self->grant;
     $self->load_sql("$TOP/sql/sample.sql") unless $opt{empty};
     $self->start_httpd unless $opt{no_httpd};
     return $self;
@@ -113,8 +114,17 @@ sub psql_admin {
 }
 
 sub load_sql {
-    my ($self, $file) = @_;
-    $self->run_cmd($self->psql_args('images'), '-f', $file);
+    my ($self, $file, @vars) = @_;
+    $self->run_cmd($self->psql_args('images'), (map { ('-v', $_) } @vars),
+                   '-f', $file);
+}
+
+# The role the module connects as: sql/grants.sql's rights and no more
+# (README's install steps run the same file).
+our $ROLE = 'mod_images';
+sub grant {
+    my ($self) = @_;
+    $self->load_sql("$TOP/sql/grants.sql", "role=$ROLE");
 }
 
 # Run SQL in the test database; returns the rows as arrays of strings.
@@ -126,30 +136,6 @@ sub sql {
 }
 
 sub sql_value { my $rows = $_[0]->sql($_[1]); return $rows->[0][0] }
-
-# How many rows of search_bits differ from a recomputation of every image's
-# keys at its slot (sql/schema.sql), plus how many images have a slot
-# outside the bucket of their start_date: 0 when the bitmaps are kept right.
-# (Two images in one slot cannot be: images_slot_idx is unique.)
-sub stale_search_bits {
-    my ($self) = @_;
-    my $fresh = <<'SQL';
-SELECT k, i.search_slot >> 13,
-       bit_or(search_bit(i.search_slot))
-  FROM images i, unnest(search_keys_of(i.search_words, i.is_public,
-                                       i.end_date)) k
- GROUP BY 1, 2
-SQL
-    return $self->sql_value("SELECT count(*) FROM ((SELECT key, chunk, bits"
-        . " FROM search_bits WHERE bit_count(bits) > 0 EXCEPT $fresh)"
-        . " UNION ALL ($fresh EXCEPT SELECT key, chunk, bits"
-        . " FROM search_bits)) x")
-        + $self->sql_value("SELECT count(*) FROM images"
-        . " WHERE search_slot >> 24 <> search_bucket(start_date)::bigint"
-        . " OR NOT EXISTS (SELECT 1 FROM search_slots"
-        . " WHERE bucket = search_slot >> 24"
-        . " AND next > search_slot & 16777215)");
-}
 
 # ---- httpd ---------------------------------------------------------------
 
@@ -188,7 +174,7 @@ LOC
     my $extra = $self->{conf} // '';
     my $dbd = $self->{dbdparams}
         // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
-           . " user=postgres connect_timeout=2";
+           . " user=$ROLE connect_timeout=2";
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
