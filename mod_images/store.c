@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <apr_dbd.h>
+#include <apr_lib.h>
 #include <apr_optional.h>
 #include <apr_strings.h>
 
@@ -402,24 +403,39 @@ static void set_session(server_rec *s, ap_dbd_t *dbd)
     }
 }
 
-/* The database's schema version: 0 before versions (no schema_version
- * table), -1 when it cannot be read. */
-static int schema_version(apr_pool_t *p, ap_dbd_t *dbd)
+/* The first column of the first row of a query, or why there is none. */
+static const char *select_value(apr_pool_t *p, ap_dbd_t *dbd,
+                                const char *sql)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    apr_int64_t v = -1;
+    int rv = apr_dbd_select(dbd->driver, p, dbd->handle, &res, sql, 1);
 
-    if (apr_dbd_select(dbd->driver, p, dbd->handle, &res,
-                       SQL_SCHEMA_VERSION, 1) != 0) {
-        return apr_dbd_check_conn(dbd->driver, p, dbd->handle)
-               == APR_SUCCESS ? 0 : -1;
+    if (rv != 0) {
+        char *err = apr_pstrdup(p, apr_dbd_error(dbd->driver, dbd->handle,
+                                                 rv));
+        apr_size_t n = err ? strlen(err) : 0;
+
+        while (n > 0 && apr_isspace(err[n - 1])) {
+            err[--n] = '\0';            /* libpq's messages end in \n */
+        }
+        return apr_psprintf(p, "unknown (%s)", n ? err : "no error text");
     }
-    if (apr_dbd_get_row(dbd->driver, p, res, &row, 1) != 0
-        || !im_parse_int64(apr_dbd_get_entry(dbd->driver, row, 0), &v)) {
-        return -1;
+    if (apr_dbd_get_row(dbd->driver, p, res, &row, 1) != 0) {
+        return "unknown (no row)";
     }
-    return (int)v;
+    return apr_pstrdup(p, apr_dbd_get_entry(dbd->driver, row, 0));
+}
+
+/* The database's schema version as text: 0 before versions (no
+ * schema_version table), else why it cannot be read. */
+static const char *schema_version(apr_pool_t *p, ap_dbd_t *dbd)
+{
+    const char *has = select_value(p, dbd, "SELECT to_regclass("
+                                   "'schema_version') IS NOT NULL");
+
+    return strcmp(has, "t") == 0 ? select_value(p, dbd, SQL_SCHEMA_VERSION)
+           : strcmp(has, "f") == 0 ? "0" : has;
 }
 
 /* Whether this connection's database has the schema the statements need:
@@ -429,24 +445,24 @@ static int schema_version(apr_pool_t *p, ap_dbd_t *dbd)
 static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
 {
     void *ok = NULL;
-    int v;
+    const char *found;
 
     apr_pool_userdata_get(&ok, "mod_images_schema", dbd->pool);
     if (ok) {
         return 1;
     }
-    v = schema_version(p, dbd);
-    if (v == SCHEMA_VERSION) {
+    found = schema_version(p, dbd);
+    if (strcmp(found, APR_STRINGIFY(SCHEMA_VERSION)) == 0) {
         apr_pool_userdata_setn("ok", "mod_images_schema", NULL, dbd->pool);
         return 1;
     }
     if (log) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "database schema version %d found, this mod_images "
+                     "database schema version %s found, this mod_images "
                      "needs version %d: requests get 503 until they match "
-                     "(run sql/schema.sql of this release; "
-                     "docs/configuration.md, Upgrading)",
-                     v, SCHEMA_VERSION);
+                     "(run sql/schema.sql, then sql/grants.sql, of this "
+                     "release: docs/configuration.md, Upgrading)",
+                     found, SCHEMA_VERSION);
     }
     return 0;
 }

@@ -55,8 +55,9 @@ sub new {
     $self->{port} //= free_port();
     $self->{owner_pid} = $$;
     $self->start_pg;
-    $self->load_sql("$TOP/sql/schema.sql");
-    $self->grant;
+    # schema => FILE: another schema (an older release's), no grants
+    $self->load_sql($opt{schema} // "$TOP/sql/schema.sql");
+    $self->grant unless $opt{schema};
     $self->load_sql("$TOP/sql/sample.sql") unless $opt{empty};
     $self->start_httpd unless $opt{no_httpd};
     return $self;
