@@ -29,6 +29,15 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     return conf;
 }
 
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    im_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->statement_timeout = IM_UNSET;
+    return conf;
+}
+
 #define MERGE(field) conf->field = (add->field == IM_UNSET) \
                                    ? base->field : add->field
 #define MERGE_PTR(field) conf->field = add->field ? add->field : base->field
@@ -46,6 +55,15 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(retry_after);
     MERGE_PTR(cors_origins);
     MERGE(cors_any);
+    return conf;
+}
+
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    im_server_conf_t *base = basev, *add = addv;
+    im_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    MERGE(statement_timeout);
     return conf;
 }
 
@@ -109,6 +127,25 @@ static const char *set_retry_after(cmd_parms *cmd, void *cfg,
         ((im_dir_conf_t *)cfg)->retry_after = (int)v;
     }
     return err;
+}
+
+/* ImagesStatementTimeout seconds (0: no limit), with a fraction if wanted:
+ * PostgreSQL's statement_timeout on every pooled connection. */
+static const char *set_statement_timeout(cmd_parms *cmd, void *cfg,
+                                         const char *arg)
+{
+    im_server_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &images_module);
+    char *end;
+    double v = strtod(arg, &end);
+
+    (void)cfg;
+    if (!*arg || *end || !(v >= 0 && v <= 86400)) {
+        return "ImagesStatementTimeout must be a number of seconds from 0 "
+               "(no limit) to 86400";
+    }
+    conf->statement_timeout = (int)(v * 1000 + 0.5);
+    return NULL;
 }
 
 static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
@@ -176,6 +213,10 @@ static const command_rec images_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Retry-After seconds sent with 503 when the database is "
                   "down (default 5)"),
+    AP_INIT_TAKE1("ImagesStatementTimeout", set_statement_timeout, NULL,
+                  RSRC_CONF,
+                  "Seconds a statement may run before PostgreSQL cancels it "
+                  "and the request gets 503 (default 5; 0: no limit)"),
     AP_INIT_ITERATE("ImagesCORSOrigins", add_cors_origin, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "Origins whose pages may call the API from a browser "
@@ -245,8 +286,8 @@ module AP_MODULE_DECLARE_DATA images_module = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,
-    NULL,
-    NULL,
+    create_server_conf,
+    merge_server_conf,
     images_cmds,
     register_hooks,
     AP_MODULE_FLAG_NONE

@@ -34,6 +34,14 @@ typedef struct {
     int cors_any;
 } im_dir_conf_t;
 
+/* Per-server configuration: what a pooled connection is set up with
+ * (mod_dbd's connections belong to a server, not to a <Location>). */
+typedef struct {
+    int statement_timeout;   /* ImagesStatementTimeout, ms; default 5 s */
+} im_server_conf_t;
+
+#define IM_DEFAULT_STATEMENT_TIMEOUT 5000
+
 #define IM_DEFAULT_PAGE_SIZE     100
 #define IM_DEFAULT_MAX_PAGE_SIZE 1000
 #define IM_DEFAULT_TOKEN_AUTH    1

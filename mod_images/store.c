@@ -28,7 +28,6 @@
     "SELECT coalesce(max(version), 0) FROM schema_version"
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 
 /* The caller: params (user, token, page size, page).  uid is NULL for
  * anonymous; bad_token says a token was sent that names no current key. */
@@ -315,8 +314,7 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     (void)plog;
     (void)ptemp;
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    dbd_prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
-    if (!dbd_acquire || !dbd_prepare) {
+    if (!dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_dbd must be loaded for mod_images "
                      "(LoadModule dbd_module ... before images_module)");
@@ -349,14 +347,39 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         stmts[STMT_LIST + i].sql = list_sql(pconf, i);
     }
 
-    /* With the main server's mod_dbd configuration, which virtual hosts
-     * without DBD directives of their own share (registering there too
-     * would only make mod_dbd warn of "conflicting" labels).  A virtual
-     * host with a database of its own has them prepared on first use. */
-    for (i = 0; i < STMT_COUNT; i++) {
-        dbd_prepare(s, stmts[i].sql, stmts[i].label);
-    }
+    /* Not registered with mod_dbd, which would prepare every one of them
+     * on each new connection before its session settings (no time limit
+     * yet, and most of them never used there): each is prepared on a
+     * connection when a request first needs it. */
+    (void)s;
     return OK;
+}
+
+/* The statement time limit of s's connections, in ms (0: none). */
+static int statement_timeout(server_rec *s)
+{
+    im_server_conf_t *conf = ap_get_module_config(s->module_config,
+                                                  &images_module);
+    return IM_CONF(conf, statement_timeout, IM_DEFAULT_STATEMENT_TIMEOUT);
+}
+
+/* Whether a statement that failed after running since start was cancelled
+ * for its time (PostgreSQL's message may be in any language: a failure
+ * after the whole limit is the limit's); if so it is logged, once, and
+ * noted for failed(). */
+static int cancelled(request_rec *r, ap_dbd_t *dbd, int rv, apr_time_t start,
+                     const char *what)
+{
+    int limit = statement_timeout(r->server);
+
+    if (limit <= 0 || apr_time_now() - start < apr_time_from_msec(limit)) {
+        return 0;
+    }
+    apr_table_setn(r->notes, "mod_images_cancelled", "1");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s cancelled after "
+                  "ImagesStatementTimeout (%d ms), answering 503: %s",
+                  what, limit, apr_dbd_error(dbd->driver, dbd->handle, rv));
+    return 1;
 }
 
 /* Prepare statement n on this connection (again: a reset connection kept
@@ -364,13 +387,16 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
 {
     apr_dbd_prepared_t *stmt = NULL;
+    apr_time_t start = apr_time_now();
     int rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle,
                              stmts[n].sql, stmts[n].label, &stmt);
 
     if (rv != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "preparing %s: %s",
-                      stmts[n].label,
-                      apr_dbd_error(dbd->driver, dbd->handle, rv));
+        if (!cancelled(r, dbd, rv, start, stmts[n].label)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "preparing %s: %s",
+                          stmts[n].label,
+                          apr_dbd_error(dbd->driver, dbd->handle, rv));
+        }
         return NULL;
     }
     apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING, stmt);
@@ -386,19 +412,19 @@ static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
  * request slower under load (the other cores are serving requests). */
 static const char session_settings[] =
     "SET plan_cache_mode = force_generic_plan; SET jit = off;"
-    " SET max_parallel_workers_per_gather = 0";
+    " SET max_parallel_workers_per_gather = 0; SET statement_timeout = ";
 
 /* Apply them; on failure the connection stays (slower, not wrong). */
-static void set_session(server_rec *s, ap_dbd_t *dbd)
+static void set_session(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
 {
     int nrows = 0;
-    int rv = apr_dbd_query(dbd->driver, dbd->handle, &nrows,
-                           session_settings);
+    const char *sql = apr_psprintf(p, "%s%d", session_settings,
+                                   statement_timeout(s));
+    int rv = apr_dbd_query(dbd->driver, dbd->handle, &nrows, sql);
 
     if (rv != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "setting up a database connection (%s): %s",
-                     session_settings,
+                     "setting up a database connection (%s): %s", sql,
                      apr_dbd_error(dbd->driver, dbd->handle, rv));
     }
 }
@@ -474,34 +500,33 @@ static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
-    set_session(cfg->server, dbd);
+    set_session(cfg->server, pool, dbd);
     schema_ok(pool, cfg->server, dbd, 1);
     apr_pool_userdata_setn(cfg->queries, "mod_images_queries", NULL,
                            dbd->pool);
     return APR_SUCCESS;
 }
 
-/* After a reset (a new server session): the session settings again, and
- * prepare again every statement mod_dbd prepared on this connection, so
- * that other modules' (mod_authn_dbd's) work again too.  A statement that
- * still exists refuses ("already exists") and stays. */
-static void prepare_all(request_rec *r, ap_dbd_t *dbd)
+/* After a reset (a new server session, or a statement gone for another
+ * reason): the session settings again; every prepared statement dropped
+ * and those mod_dbd prepared for this connection (mod_authn_dbd's)
+ * prepared again; ours are prepared again when next used. */
+static void after_reset(request_rec *r, ap_dbd_t *dbd)
 {
     apr_hash_t *queries = NULL;
     apr_hash_index_t *hi;
-    int n;
+    int n, nrows = 0;
 
-    set_session(r->server, dbd);
-
+    set_session(r->server, r->pool, dbd);
+    apr_dbd_query(dbd->driver, dbd->handle, &nrows, "DEALLOCATE ALL");
+    for (n = 0; n < STMT_COUNT; n++) {
+        apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING,
+                     NULL);
+    }
     apr_pool_userdata_get((void **)&queries, "mod_images_queries",
                           dbd->pool);
-    if (!queries) {
-        for (n = 0; n < STMT_COUNT; n++) {
-            prepare(r, dbd, n);
-        }
-        return;
-    }
-    for (hi = apr_hash_first(r->pool, queries); hi; hi = apr_hash_next(hi)) {
+    for (hi = queries ? apr_hash_first(r->pool, queries) : NULL; hi;
+         hi = apr_hash_next(hi)) {
         const void *label;
         void *query;
         apr_dbd_prepared_t *stmt = NULL;
@@ -510,12 +535,6 @@ static void prepare_all(request_rec *r, ap_dbd_t *dbd)
         if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, query,
                             label, &stmt) == 0) {
             apr_hash_set(dbd->prepared, label, APR_HASH_KEY_STRING, stmt);
-        }
-    }
-    /* ours, where mod_dbd does not know them (a virtual host's database) */
-    for (n = 0; n < STMT_COUNT; n++) {
-        if (!apr_hash_get(queries, stmts[n].label, APR_HASH_KEY_STRING)) {
-            prepare(r, dbd, n);
         }
     }
 }
@@ -533,25 +552,35 @@ static int select_once(request_rec *r, ap_dbd_t *dbd, int n, int nargs,
                        int level)
 {
     apr_dbd_prepared_t *stmt = prepared(r, dbd, n);
+    apr_time_t start;
     int rv;
 
     if (!stmt) {
         return -1;
     }
     *res = NULL;
+    start = apr_time_now();
     rv = apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, res, stmt, 1,
                          nargs, args);
-    if (rv != 0) {
-        ap_log_rerror(APLOG_MARK, level, 0, r, "%s failed: %s",
-                      stmts[n].label,
-                      apr_dbd_error(dbd->driver, dbd->handle, rv));
+    if (rv == 0) {
+        return 0;
     }
+    if (cancelled(r, dbd, rv, start, stmts[n].label)) {
+        return rv;
+    }
+    ap_log_rerror(APLOG_MARK, level, 0, r, "%s failed: %s",
+                  stmts[n].label,
+                  apr_dbd_error(dbd->driver, dbd->handle, rv));
     return rv;
 }
 
-/* After a failure: is the connection (perhaps reset just now) usable? */
+/* After a failure: is the connection (perhaps reset just now) usable?  A
+ * statement cancelled for its time is not retried: a 503. */
 static im_store_status_e failed(request_rec *r, ap_dbd_t *dbd)
 {
+    if (apr_table_get(r->notes, "mod_images_cancelled")) {
+        return IM_STORE_UNAVAILABLE;
+    }
     return apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle)
            == APR_SUCCESS ? IM_STORE_ERROR : IM_STORE_UNAVAILABLE;
 }
@@ -582,7 +611,7 @@ static im_store_status_e run(request_rec *r, int n, int nargs,
     if (failed(r, dbd) == IM_STORE_UNAVAILABLE) {
         return IM_STORE_UNAVAILABLE;
     }
-    prepare_all(r, dbd);
+    after_reset(r, dbd);
     return select_once(r, dbd, n, nargs, args, res, APLOG_ERR) == 0
            ? IM_STORE_OK : failed(r, dbd);
 }
@@ -895,7 +924,7 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
     }
     if (retry == PATCH_RESET) {
         /* every statement of the transaction is gone */
-        prepare_all(r, dbd);
+        after_reset(r, dbd);
     }
     else {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
