@@ -8,6 +8,10 @@ package ImagesTest;
 #
 # Works as root (PostgreSQL runs as postgres, httpd's children as nobody)
 # and as an ordinary user.  See shared FIELD-NOTES for why each step is so.
+#
+# top => DIR: take sql/, conf/ and the built module from another checkout
+# of this project instead of this one (bench/run --compare measures an
+# older commit side by side).
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -55,8 +59,8 @@ sub new {
     $self->{port} //= free_port();
     $self->{owner_pid} = $$;
     $self->start_pg;
-    $self->load_sql("$TOP/sql/schema.sql");
-    $self->load_sql("$TOP/sql/sample.sql") unless $opt{empty};
+    $self->load_sql($self->top . '/sql/schema.sql');
+    $self->load_sql($self->top . '/sql/sample.sql') unless $opt{empty};
     $self->start_httpd unless $opt{no_httpd};
     return $self;
 }
@@ -153,14 +157,19 @@ SQL
 
 # ---- httpd ---------------------------------------------------------------
 
+# The checkout whose files this instance uses (option top).
+sub top { $_[0]{top} // $TOP }
+
 sub module_so {
-    return $ENV{MODULE_SO} || "$TOP/mod_images/.libs/mod_images.so";
+    my ($self) = @_;
+    return $self->{top} ? "$self->{top}/mod_images/.libs/mod_images.so"
+        : $ENV{MODULE_SO} || "$TOP/mod_images/.libs/mod_images.so";
 }
 
 sub httpd_conf {
     my ($self) = @_;
     my $d = $self->{dir};
-    my $so = module_so();
+    my $so = $self->module_so;
     die "module not built: $so (run make)\n" unless -f $so;
     my $load = join '', map {
         my ($name, $file) = @$_;
@@ -180,7 +189,7 @@ sub httpd_conf {
     # the shipped configuration, then what this test adds on top of it
     my $inloc = $self->{conf_in_location} // '';
     my $location = $self->{location} // <<"LOC";
-Include $TOP/conf/mod_images.conf
+Include @{[ $self->top ]}/conf/mod_images.conf
 <Location /images>
 $inloc
 </Location>
