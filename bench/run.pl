@@ -354,7 +354,7 @@ for my $case (@names) {
             # wrk does not say which answers: the error log might
             if ($r->{non2xx}) {
                 my @log = split /\n/, $e->{t}->error_log;
-                warn "   error_log: $_\n" for @log[-3 .. -1];
+                warn "   error_log: $_\n" for grep { defined } @log[-3 .. -1];
             }
             $r->{static_rps} = $static->{rps};
             $r->{ratio} = $static->{rps} ? $r->{rps} / $static->{rps} : 0;
