@@ -177,8 +177,10 @@ C
         . ' t.name LIMIT 1 OFFSET 20');
     my $one = $t->sql_value('SELECT min(id) FROM images WHERE is_public'
         . ' AND end_date IS NULL');
+    # ended images are invisible to their creator too (a 404 to PATCH)
     my @mine = map { $_->[0] } @{ $t->sql('SELECT id FROM images WHERE'
-        . ' created_by = 1 ORDER BY id LIMIT 5000') };
+        . ' created_by = 1 AND (end_date IS NULL OR end_date > now())'
+        . ' ORDER BY id LIMIT 5000') };
     my $res = $t->get("/images/$one");
     die "GET /images/$one: $res->{status}\n" unless $res->{status} == 200;
     # the static twin of GET one image, served by the same httpd
