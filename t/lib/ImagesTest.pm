@@ -8,6 +8,10 @@ package ImagesTest;
 #
 # Works as root (PostgreSQL runs as postgres, httpd's children as nobody)
 # and as an ordinary user.  See shared FIELD-NOTES for why each step is so.
+#
+# top => DIR: take sql/, conf/ and the built module from another checkout
+# of this project instead of this one (bench/run --compare measures an
+# older commit side by side).
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -55,10 +59,12 @@ sub new {
     $self->{port} //= free_port();
     $self->{owner_pid} = $$;
     $self->start_pg;
-    # schema => FILE: another schema (an older release's), no grants
-    $self->load_sql($opt{schema} // "$TOP/sql/schema.sql");
+    # schema => FILE: another schema (an older release's), no grants;
+    # top => DIR: another checkout's sql/, conf/ and module (bench/run
+    # --compare), with its grants if it has them
+    $self->load_sql($opt{schema} // $self->top . '/sql/schema.sql');
     $self->grant unless $opt{schema};
-    $self->load_sql("$TOP/sql/sample.sql") unless $opt{empty};
+    $self->load_sql($self->top . '/sql/sample.sql') unless $opt{empty};
     $self->start_httpd unless $opt{no_httpd};
     return $self;
 }
@@ -125,7 +131,10 @@ sub load_sql {
 our $ROLE = 'mod_images';
 sub grant {
     my ($self) = @_;
-    $self->load_sql("$TOP/sql/grants.sql", "role=$ROLE");
+    my $file = $self->top . '/sql/grants.sql';
+    # (a release before grants.sql: the module connects as the superuser)
+    $self->{db_user} //= -f $file ? $ROLE : 'postgres';
+    $self->load_sql($file, "role=$ROLE") if -f $file;
 }
 
 # Run SQL in the test database; returns the rows as arrays of strings.
@@ -140,14 +149,19 @@ sub sql_value { my $rows = $_[0]->sql($_[1]); return $rows->[0][0] }
 
 # ---- httpd ---------------------------------------------------------------
 
+# The checkout whose files this instance uses (option top).
+sub top { $_[0]{top} // $TOP }
+
 sub module_so {
-    return $ENV{MODULE_SO} || "$TOP/mod_images/.libs/mod_images.so";
+    my ($self) = @_;
+    return $self->{top} ? "$self->{top}/mod_images/.libs/mod_images.so"
+        : $ENV{MODULE_SO} || "$TOP/mod_images/.libs/mod_images.so";
 }
 
 sub httpd_conf {
     my ($self) = @_;
     my $d = $self->{dir};
-    my $so = module_so();
+    my $so = $self->module_so;
     die "module not built: $so (run make)\n" unless -f $so;
     my $load = join '', map {
         my ($name, $file) = @$_;
@@ -167,7 +181,7 @@ sub httpd_conf {
     # the shipped configuration, then what this test adds on top of it
     my $inloc = $self->{conf_in_location} // '';
     my $location = $self->{location} // <<"LOC";
-Include $TOP/conf/mod_images.conf
+Include @{[ $self->top ]}/conf/mod_images.conf
 <Location /images>
 $inloc
 </Location>
@@ -175,7 +189,7 @@ LOC
     my $extra = $self->{conf} // '';
     my $dbd = $self->{dbdparams}
         // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
-           . " user=$ROLE connect_timeout=2";
+           . ' user=' . ($self->{db_user} // $ROLE) . ' connect_timeout=2';
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
