@@ -54,17 +54,20 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
     " AND (m.end_date IS NULL OR m.end_date > now())))"
 #define SQL_VISIBLE SQL_VISIBLE_OF("i", "i.id")
 
-/* The columns of im_image_row_t, in order, for images i.  Tags come from
- * the row itself (tags_json, kept by triggers: sql/derived.sql), versions
- * from image_versions_image_idx; the renderer also leaves out the versions
- * that ended by the database's now(), the last column. */
+/* The columns of im_image_row_t, in order, for images i; its tags and
+ * versions as JSON arrays (read by primary key and image_versions_image_idx
+ * for the rows of the page only); the renderer also leaves out the
+ * versions that ended by the database's now(), the last column. */
 #define SQL_IMAGE_COLUMNS \
     "i.id, i.uuid, i.name, i.created_by," \
     " (SELECT u.username FROM users u WHERE u.id = i.created_by)," \
     " i.description," \
     " (extract(epoch FROM i.end_date) * 1000000)::bigint, i.is_public," \
     " i.icon, (extract(epoch FROM i.start_date) * 1000000)::bigint," \
-    " i.tags_json, (SELECT json_agg(json_build_array(v.id, v.name," \
+    " (SELECT json_agg(json_build_array(t.id, t.name, t.description)" \
+    " ORDER BY t.name COLLATE \"C\", t.id)::text FROM image_tags it" \
+    " JOIN tags t ON t.id = it.tag_id WHERE it.image_id = i.id)," \
+    " (SELECT json_agg(json_build_array(v.id, v.name," \
     " (extract(epoch FROM v.start_date) * 1000000)::bigint, NULL)" \
     " ORDER BY v.start_date, v.id)::text FROM image_versions v" \
     " WHERE v.image_id = i.id AND " SQL_NOT_ENDED("v") ")," \
@@ -103,16 +106,25 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
     " AND " t ".created_by = (SELECT id FROM users WHERE username = %s::text)"
 static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
-/* Up to three terms of three characters or more lead: each is one
- * predicate the trigram index answers (sql/indexes.sql); the other terms
- * are checked on the rows it found.  search_text is kept lower-cased: LIKE
- * of lower(term) is ILIKE without lower-casing every row again.  Params:
- * a lead's pattern; the rest's patterns joined by newlines, twice. */
+/* A search term matches an image's own text (search_text: name and
+ * description, lower-cased, sql/derived.sql) or a tag's (tags.search_text)
+ * that the image has.  Up to three terms of three characters or more lead:
+ * each is one predicate that the trigram index of images answers, ORed
+ * with the images of the few tags the term matches (a primary-key lookup),
+ * so the two bitmaps combine.  The other terms are checked on the rows
+ * found.  LIKE of lower(term) on lower-cased text is ILIKE without
+ * lower-casing every row again.  Params: a lead's pattern twice; the
+ * rest's patterns joined by newlines, twice. */
 static const char *const sql_search_lead =
-    " AND i.search_text LIKE lower(%s::text)";
+    " AND (i.search_text LIKE lower(%s::text) OR i.id = ANY (ARRAY("
+    "SELECT it.image_id FROM image_tags it WHERE it.tag_id = ANY (ARRAY("
+    "SELECT t.id FROM tags t WHERE t.search_text LIKE lower(%s::text))))))";
 static const char *const sql_search_rest =
-    " AND (%s::text = '' OR i.search_text LIKE ALL"
-    " (string_to_array(lower(%s::text), chr(10))))";
+    " AND (%s::text = '' OR NOT EXISTS (SELECT 1"
+    " FROM unnest(string_to_array(lower(%s::text), chr(10))) p (pat)"
+    " WHERE NOT (i.search_text LIKE p.pat OR EXISTS (SELECT 1"
+    " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
+    " WHERE it.image_id = i.id AND t.search_text LIKE p.pat))))";
 
 /* PATCH, in one transaction: lock the row first, so that the read after it
  * (a new snapshot) sees the latest committed state; then read the caller's
@@ -744,8 +756,8 @@ im_store_status_e im_store_list_images(request_rec *r,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    /* caller, paging; creator, tag, 3 leads, the rest twice; LIMIT */
-    const char *args[4 + 2 + IM_SEARCH_LEADS + 2 + 1];
+    /* caller, paging; creator, tag, 3 leads twice, the rest twice; LIMIT */
+    const char *args[4 + 2 + 2 * IM_SEARCH_LEADS + 2 + 1];
     int nargs = 4, filters = 0, i;
     /* no page past this can exist; keeps (page - 1) * size in a bigint */
     apr_int64_t page = q->page > APR_INT64_C(1000000000000)
@@ -767,7 +779,8 @@ im_store_status_e im_store_list_images(request_rec *r,
     if (q->search_terms > 0) {
         filters |= (q->search_leads + 1) << 2;
         for (i = 0; i < q->search_leads; i++) {
-            args[nargs++] = q->search_lead[i];
+            args[nargs++] = q->search_lead[i];   /* the images' text */
+            args[nargs++] = q->search_lead[i];   /* the tags' */
         }
         args[nargs++] = q->search_rest;
         args[nargs++] = q->search_rest;

@@ -25,17 +25,11 @@
 --
 -- Speed: one set-based INSERT ... SELECT per table, all in one transaction,
 -- so a failure rolls everything back (trigger and index changes included).
---  * The triggers of sql/derived.sql that keep an image's derived fields
---    (images_search_text on images, image_tags_derived_ins and
---    image_tags_fill on image_tags) are disabled during the load; the lock
---    that takes keeps other sessions from writing to those tables until
---    COMMIT (readers are not blocked).  The derived fields are computed in
---    the images INSERT itself, from the tags each image is given:
---    search_text in exactly the format of images_search_text() (name,
---    description, then each tag's name and description in tag id order,
---    newline-separated, lower-cased) and tags_json as images_tags_json().
---    Writing them once is much cheaper than updating a million rows
---    afterwards (a second version of every row and of every index entry).
+--  * The triggers of sql/derived.sql that copy an image's columns into
+--    its tag links (image_tags_fill, image_tags_follow_ins) are disabled
+--    during the load: the links are written with the copies at once.  The
+--    lock that takes keeps other sessions from writing to those tables
+--    until COMMIT (readers are not blocked).
 --  * A load that at least doubles the number of images drops the secondary
 --    indexes and builds them again at the end (a GIN index build costs much
 --    less than row-by-row insertion); that blocks readers of those tables
@@ -49,9 +43,6 @@
 -- as superuser, 190 s as the database owner; n=10000 in 1-4 s.
 --
 -- Check afterwards (slow on millions of rows; must return 0):
---   SELECT count(*) FROM images
---    WHERE search_text IS DISTINCT FROM images_search_text(id, name, description)
---       OR tags_json::jsonb IS DISTINCT FROM images_tags_json(id)::jsonb;
 --   SELECT count(*) FROM image_tags it JOIN images i ON i.id = it.image_id
 --    WHERE (it.start_date, it.is_public, it.end_date, it.created_by)
 --          IS DISTINCT FROM (i.start_date, i.is_public, i.end_date, i.created_by);
@@ -74,9 +65,7 @@ SELECT setseed(0.4242) AS seed \gset
 
 BEGIN;
 
-ALTER TABLE images DISABLE TRIGGER images_search_text;
 ALTER TABLE images DISABLE TRIGGER image_tags_follow_ins;
-ALTER TABLE image_tags DISABLE TRIGGER image_tags_derived_ins;
 ALTER TABLE image_tags DISABLE TRIGGER image_tags_fill;
 
 -- Foreign keys: every reference made here is to a row that this transaction
@@ -84,8 +73,7 @@ ALTER TABLE image_tags DISABLE TRIGGER image_tags_fill;
 -- superuser (the only role allowed to) the load skips the foreign-key check
 -- triggers, which would otherwise run one query and lock one row per
 -- reference (4.5 million of them for n=1000000).  SET LOCAL: until COMMIT.
--- The tags' text is copied into every image (search_text, tags_json): no
--- change to a tag may slip in while the load runs, superuser or not.
+-- No change to users or tags may slip in while the load runs.
 LOCK TABLE users, tags IN SHARE MODE;
 SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user \gset
 \if :superuser
@@ -214,12 +202,9 @@ SELECT 'gen_tag_' || i,
   FROM generate_series(1, 200) AS i, gen_words w
 ON CONFLICT (name) DO NOTHING;
 
--- The pool images draw their tags from: every tag, position in id order,
--- with the text each contributes to search_text and to tags_json.
+-- The pool images draw their tags from: every tag, position in id order.
 CREATE TEMP TABLE gen_tpool ON COMMIT DROP AS
-SELECT (row_number() OVER (ORDER BY id) - 1)::int AS pos, id, name,
-       chr(10) || name || chr(10) || description AS txt,
-       json_build_array(id, name, description)::text AS js
+SELECT (row_number() OVER (ORDER BY id) - 1)::int AS pos, id, name
   FROM tags;
 ANALYZE gen_tpool;
 SELECT count(*) AS ntags FROM gen_tpool \gset
@@ -279,7 +264,7 @@ UPDATE gen_img SET p3 = NULL WHERE p3 IN (p1, p2);
 UPDATE gen_img SET p2 = NULL WHERE p2 = p1;
 
 INSERT INTO images (id, uuid, name, description, created_by, is_public, icon,
-                    start_date, end_date, search_text, tags_json)
+                    start_date, end_date)
 SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
        gi.r_vis < 0.9,
        CASE WHEN gi.g % 50 = 0 THEN '/images/icons/' || lower(gi.tool1) || '.png'
@@ -291,10 +276,7 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
             WHEN gi.r_end < 0.03
                 THEN timestamptz '2099-01-01 00:00:00+00'
                      + gi.r_end * interval '300 days'
-       END,
-       lower(x.name || chr(10) || x.description
-           || coalesce(t1.txt, '') || coalesce(t2.txt, '') || coalesce(t3.txt, '')),
-       tj.tags_json
+       END
   FROM gen_img gi
   JOIN gen_upool u ON u.pos = gi.upos
   CROSS JOIN LATERAL (
@@ -303,29 +285,7 @@ SELECT gi.id, gen_random_uuid(), x.name, x.description, u.id,
              gi.adjective || ' ' || gi.distro || ' image with ' || gi.tool2
                  || ', ' || gi.tool3 || ' and ' || gi.tool4 || ' for '
                  || gi.field2 || ' ' || gi.purpose || '.' AS description
-  ) AS x
-  -- search_text lists the tags in id order = pool position order.
-  LEFT JOIN gen_tpool t1
-         ON t1.pos = least(gi.p1, coalesce(gi.p2, gi.p1), coalesce(gi.p3, gi.p1))
-  LEFT JOIN gen_tpool t2
-         ON t2.pos = CASE
-                WHEN gi.p2 IS NULL AND gi.p3 IS NULL THEN NULL
-                WHEN gi.p2 IS NULL OR gi.p3 IS NULL
-                    THEN greatest(gi.p1, coalesce(gi.p2, gi.p3))
-                ELSE gi.p1 + gi.p2 + gi.p3
-                     - least(gi.p1, gi.p2, gi.p3) - greatest(gi.p1, gi.p2, gi.p3)
-            END
-  LEFT JOIN gen_tpool t3
-         ON t3.pos = CASE WHEN gi.p2 IS NOT NULL AND gi.p3 IS NOT NULL
-                          THEN greatest(gi.p1, gi.p2, gi.p3) END
-  -- tags_json: the (at most three) tags by name
-  CROSS JOIN LATERAL (
-      SELECT '[' || string_agg(x.js, ', ' ORDER BY x.name COLLATE "C", x.id)
-                 || ']' AS tags_json
-        FROM (VALUES (t1.id, t1.name, t1.js), (t2.id, t2.name, t2.js),
-                     (t3.id, t3.name, t3.js)) AS x (id, name, js)
-       WHERE x.id IS NOT NULL
-  ) AS tj;
+  ) AS x;
 
 -- with the image's listing columns, as image_tags_fill() would copy them
 INSERT INTO image_tags (image_id, tag_id, start_date, is_public, end_date,
@@ -357,9 +317,7 @@ SELECT gi.id, u.id,
 
 SELECT def FROM gen_indexes \gexec
 
-ALTER TABLE images ENABLE ALWAYS TRIGGER images_search_text;
 ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow_ins;
-ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_derived_ins;
 ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
 
 COMMIT;

@@ -28,5 +28,4 @@ GRANT UPDATE (start_date, is_public, end_date, created_by) ON image_tags
     TO :"role";
 GRANT UPDATE ON image_counts TO :"role";
 GRANT INSERT, UPDATE ON creator_counts TO :"role";
-GRANT EXECUTE ON FUNCTION images_refresh_tags(bigint[]) TO :"role";
 COMMIT;

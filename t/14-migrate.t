@@ -101,10 +101,10 @@ SQL
 my $rows = sub {
     $t->sql_value(q{SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
         SELECT row(id, uuid, name, description, created_by, is_public, icon,
-                   start_date, end_date, search_text, tags_json)::text x
+                   start_date, end_date)::text x
           FROM images
         UNION ALL SELECT u::text FROM users u
-        UNION ALL SELECT t::text FROM tags t
+        UNION ALL SELECT row(id, name, description)::text FROM tags
         UNION ALL SELECT row(image_id, tag_id)::text FROM image_tags
         UNION ALL SELECT v::text FROM image_versions v
         UNION ALL SELECT m::text FROM image_members m

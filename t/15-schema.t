@@ -62,26 +62,23 @@ my $search = sub {
     return $t->sql_value("SELECT replace(search_text, chr(10), '|') FROM"
                          . " images WHERE id = $id") // '';
 };
-like $search->(1), qr/^ubuntu 14\.04 lts\|.*\|ubuntu\|ubuntu linux/s,
-    'search_text holds name, description and tags, lower-cased';
-
+is $search->(1), 'ubuntu 14.04 lts|minimal ubuntu 14.04 server with'
+    . ' cloud-init and security updates applied.',
+    'search_text is name and description, lower-cased';
 $t->sql("INSERT INTO images (id, name, description, created_by)"
         . " VALUES (500, 'Legacy', 'OLD Row', 1)");
-is $search->(500), "legacy|old row", 'a new image has it, lower-cased';
-$t->sql("INSERT INTO image_tags VALUES (500, 4)");
-like $search->(500), qr/\|gpu\|/, 'tag added';
-$t->sql("UPDATE image_tags SET tag_id = 2 WHERE image_id = 500");
-unlike $search->(500), qr/\|gpu\|/, 'tag link moved: old tag gone';
-like $search->(500), qr/\|centos\|/, 'tag link moved: new tag there';
-$t->sql("UPDATE tags SET description = 'Community ENTerprise OS' WHERE id = 2");
-like $search->(500), qr/community enterprise os/, 'tag description changed';
+is $search->(500), "legacy|old row", 'a new image has it';
 $t->sql("UPDATE images SET name = 'Renamed' WHERE id = 500");
-like $search->(500), qr/^renamed\|/, 'name changed';
-$t->sql("DELETE FROM image_tags WHERE image_id = 500");
-is $search->(500), "renamed|old row", 'tag removed';
-$t->sql("INSERT INTO image_tags VALUES (500, 1), (500, 3)");
-$t->sql("DELETE FROM tags WHERE id = 3");
-unlike $search->(500), qr/docker/, 'deleted tag leaves search_text';
+is $search->(500), "renamed|old row", 'name changed';
+$out = eval { $t->sql("UPDATE images SET search_text = 'x'"
+                         . " WHERE id = 500"); 1 } ? '' : $@;
+like $out, qr/generated column/, 'no writer sets it';
+is $t->sql_value("SELECT search_text FROM tags WHERE id = 2"),
+   'centos', 'a tag has its own (name and an empty description)';
+$t->sql("UPDATE tags SET description = 'Community ENTerprise OS' WHERE id = 2");
+is $t->sql_value("SELECT replace(search_text, chr(10), '|') FROM tags"
+                 . " WHERE id = 2"), 'centos|community enterprise os',
+   'and follows its text';
 
 # image_counts keeps the number of public images with no end date, and
 # creator_counts that of each creator
