@@ -247,6 +247,52 @@ static void test_render_strings(void)
     }
 }
 
+/* U+2028 and U+2029 come out as \u2028 and \u2029 (as DRF writes them),
+ * from a column, from the store's arrays and through jansson alike; the
+ * characters around them as before. */
+static void test_render_ls_ps(void)
+{
+    im_image_row_t row = {
+        "1", "u", "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "1", "alice",
+        "\xe2\x80\xa7\xe2\x80\xa8\xe2\x80\xaa", NULL, "t", NULL, "0",
+        "[[7, \"t\xe2\x80\xa9\", \"x\\u2028y\"]]", NULL, "0"
+    };
+    im_buf_t b;
+    json_t *js;
+    char *text;
+    apr_size_t len = 0;
+
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0, "a row with U+2028, U+2029 renders");
+    ok(strstr(b.data, "\"name\":\"a\\u2028b\\u2029c\"") != NULL,
+       "column: \\u2028 and \\u2029");
+    ok(strstr(b.data, "\"description\":\"\xe2\x80\xa7\\u2028"
+                      "\xe2\x80\xaa\"") != NULL,
+       "U+2027 and U+202A stay raw");
+    ok(strstr(b.data, "{\"id\":7,\"name\":\"t\\u2029\","
+                      "\"description\":\"x\\u2028y\"}") != NULL,
+       "store's arrays: raw and escaped forms both written escaped");
+    ok(!strstr(b.data, "\xe2\x80\xa8") && !strstr(b.data, "\xe2\x80\xa9"),
+       "no raw U+2028 or U+2029 left");
+    im_buf_init(&b, p, 16);
+    ok(im_buf_string(&b, "\xe2\x80\xa8") == 0 && b.len == 8
+       && memcmp(b.data, "\"\\u2028\"", 8) == 0, "im_buf_string alone");
+
+    js = json_pack("{s:s,s:[s]}", "detail", "x\xe2\x80\xa8\xe2\x80\xa9y",
+                   "k", "\xe2\x80\xa8\"\n");
+    text = im_json_dump(p, js, &len);
+    is_str(text, "{\"detail\":\"x\\u2028\\u2029y\","
+                 "\"k\":[\"\\u2028\\\"\\n\"]}",
+           "im_json_dump escapes them too");
+    ok(text && len == strlen(text), "and its length is right");
+    json_decref(js);
+    js = json_pack("{s:s}", "detail", "caf\xc3\xa9 \xe2\x82\xac");
+    text = im_json_dump(p, js, &len);
+    is_str(text, "{\"detail\":\"caf\xc3\xa9 \xe2\x82\xac\"}",
+           "other characters as jansson writes them");
+    json_decref(js);
+}
+
 static void test_render_malformed(void)
 {
     static const char *const bad[] = {
@@ -463,6 +509,7 @@ int main(void)
     test_time();
     test_render();
     test_render_strings();
+    test_render_ls_ps();
     test_render_malformed();
     test_etag_and_token();
     test_time_parse();
