@@ -247,6 +247,35 @@ static int link_failed(request_rec *r)
     return im_send_server_error(r);
 }
 
+/* A search of more distinct terms than ImagesSearchMaxTerms: 400 before
+ * the database searches anything (a bad token still answers 401 first, as
+ * DRF authenticates before it validates). */
+static int too_many_terms(request_rec *r, const im_dir_conf_t *conf,
+                          const im_caller_t *who, const im_list_query_t *q)
+{
+    int max = IM_CONF(conf, search_max_terms, IM_DEFAULT_SEARCH_MAX_TERMS);
+
+    if (*who->token) {
+        int bad_token = 0;
+        im_store_status_e st = im_store_check_token(r, who, &bad_token);
+
+        if (st != IM_STORE_OK) {
+            return store_failed(r, conf, st);
+        }
+        if (bad_token) {
+            return unauthorized(r, "Invalid token.");
+        }
+    }
+    if (q->invalid_param) {
+        return im_send_json(r, HTTP_BAD_REQUEST,
+                            json_pack("{s:[s]}", q->invalid_param,
+                                      "Null characters are not allowed."));
+    }
+    return im_send_json(r, HTTP_BAD_REQUEST, json_pack("{s:[s]}", "search",
+        apr_psprintf(r->pool, "Ensure this field has no more than %d "
+                     "term%s.", max, max == 1 ? "" : "s")));
+}
+
 static int list_images(request_rec *r, const im_dir_conf_t *conf,
                        const im_caller_t *who)
 {
@@ -261,6 +290,10 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
 
     im_query_parse(r->pool, r->args, size < max_size ? size : max_size,
                    max_size, &q);
+    if (q.search_terms > IM_CONF(conf, search_max_terms,
+                                 IM_DEFAULT_SEARCH_MAX_TERMS)) {
+        return too_many_terms(r, conf, who, &q);
+    }
     page = q.page;
     if (page == IM_PAGE_INVALID) {
         /* still ask the store: a bad token answers 401 before this 404 */

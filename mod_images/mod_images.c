@@ -26,6 +26,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->retry_after = IM_UNSET;
     conf->cors_origins = NULL;
     conf->cors_any = IM_UNSET;
+    conf->search_max_terms = IM_UNSET;
     return conf;
 }
 
@@ -46,6 +47,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(retry_after);
     MERGE_PTR(cors_origins);
     MERGE(cors_any);
+    MERGE(search_max_terms);
     return conf;
 }
 
@@ -107,6 +109,18 @@ static const char *set_retry_after(cmd_parms *cmd, void *cfg,
 
     if (!err) {
         ((im_dir_conf_t *)cfg)->retry_after = (int)v;
+    }
+    return err;
+}
+
+static const char *set_search_max_terms(cmd_parms *cmd, void *cfg,
+                                        const char *arg)
+{
+    long v = 0;
+    const char *err = positive(cmd, arg, 1000, &v);
+
+    if (!err) {
+        ((im_dir_conf_t *)cfg)->search_max_terms = (int)v;
     }
     return err;
 }
@@ -176,6 +190,10 @@ static const command_rec images_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Retry-After seconds sent with 503 when the database is "
                   "down (default 5)"),
+    AP_INIT_TAKE1("ImagesSearchMaxTerms", set_search_max_terms, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Most distinct search terms a request may send; more is "
+                  "a 400 (default 20)"),
     AP_INIT_ITERATE("ImagesCORSOrigins", add_cors_origin, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "Origins whose pages may call the API from a browser "

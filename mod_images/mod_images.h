@@ -32,6 +32,7 @@ typedef struct {
      * cors_any for "*", which never goes with credentials */
     apr_array_header_t *cors_origins;
     int cors_any;
+    int search_max_terms;    /* ImagesSearchMaxTerms, default 20 */
 } im_dir_conf_t;
 
 #define IM_DEFAULT_PAGE_SIZE     100
@@ -39,6 +40,7 @@ typedef struct {
 #define IM_DEFAULT_TOKEN_AUTH    1
 #define IM_DEFAULT_BODY_LIMIT    65536
 #define IM_DEFAULT_RETRY_AFTER   5
+#define IM_DEFAULT_SEARCH_MAX_TERMS 20
 
 /* The effective value of a field, its default when unset. */
 #define IM_CONF(conf, field, dflt) \

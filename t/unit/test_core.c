@@ -98,9 +98,35 @@ static void test_query(void)
     im_query_parse(p, "search=jupyter+ge", 100, 1000, &q);
     ok(q.search_leads == 1, "a short second term does not lead");
     is_str(q.search_rest, "%ge%", "the short term is checked row by row");
-    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+bb", 100, 1000, &q);
-    is_str(q.search_rest, "%bb%\n%a%\n%bb%",
+    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+c", 100, 1000, &q);
+    is_str(q.search_rest, "%bb%\n%a%\n%c%",
            "the terms that do not lead, in their order");
+
+    /* a repeated term, in any letter case, counts and runs once */
+    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+bb+BB+Bb", 100, 1000, &q);
+    ok(q.search_terms == 5, "repeats count once");
+    is_str(q.search_rest, "%bb%\n%a%", "a repeat is not searched again");
+    im_query_parse(p, "search=Ubuntu,ubuntu+UBUNTU+ubuntu%2C", 100, 1000, &q);
+    ok(q.search_terms == 1 && q.search_leads == 1, "one distinct term");
+    is_str(q.search_all, "%Ubuntu%", "the first spelling is kept");
+    im_query_parse(p, "search=%C3%84%C3%96+%C3%A4%C3%B6+"          /* ÄÖ äö */
+                      "%C5%BD%C5%BE+%C5%BD%C5%BD+"                  /* Žž ŽŽ */
+                      "%C5%B8+%C3%BF+"                              /* Ÿ ÿ */
+                      "%CE%A3%CE%86+%CF%83%CE%AC+"                  /* ΣΆ σά */
+                      "%D0%96%D0%81+%D0%B6%D1%91+"                  /* ЖЁ жё */
+                      "%D3%90+%D3%91",                              /* Ӑ ӑ */
+                   100, 1000, &q);
+    ok(q.search_terms == 6, "Latin-1, Latin Extended-A, Greek, Cyrillic "
+       "pairs fold (%d)", q.search_terms);
+    im_query_parse(p, "search=%C3%9F+ss+SS+%C3%97+%C3%B7+"          /* ß × ÷ */
+                      "%C4%B0+i+%C4%B1+I+%C2%B5+%CE%BC+"            /* İ ı µ μ */
+                      "%CF%82+%CF%83",                              /* ς σ */
+                   100, 1000, &q);
+    ok(q.search_terms == 11, "no fold where lower() makes no pair "
+       "(ß/ss, ×/÷, İ, ı, µ/μ, ς/σ): %d", q.search_terms);
+    im_query_parse(p, "search=a%25+A%25+a_+a%5C", 100, 1000, &q);
+    is_str(q.search_all, "%a\\%%\n%a\\_%\n%a\\\\%",
+           "metacharacters compared as themselves");
     im_query_parse(p, "search=+,+", 100, 1000, &q);
     ok(q.search_terms == 0, "only separators: no search");
     im_query_parse(p, "search=%FF", 100, 1000, &q);
