@@ -160,7 +160,6 @@ static int patch_image(request_rec *r, const im_dir_conf_t *conf,
 
     if (!*who->user && !*who->token) {
         const char *type = ap_auth_type(r);
-        ap_discard_request_body(r);
         apr_table_setn(r->headers_out, "WWW-Authenticate",
                        type && strcasecmp(type, "Basic") == 0
                        ? apr_psprintf(r->pool, "Basic realm=\"%s\"",
@@ -478,8 +477,9 @@ int im_handler(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &images_module);
     im_cors_headers(r, conf);
     endpoint_path(r, &path);
+    /* an error answer leaves a body unread and closes the connection
+     * (respond.c): no ap_discard_request_body before one */
     if (path.kind == IM_PATH_NOT_FOUND) {
-        ap_discard_request_body(r);
         return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
     }
 
@@ -494,7 +494,6 @@ int im_handler(request_rec *r)
     /* authentication first, as DRF does: a malformed token header is a 401
      * whatever the method */
     if ((rv = identify(r, conf, &who)) != DECLINED) {
-        ap_discard_request_body(r);
         return rv;
     }
     /* a token that names no current key is a 401 whatever the method, as
@@ -506,7 +505,6 @@ int im_handler(request_rec *r)
         int bad_token = 0;
         im_store_status_e st = im_store_check_token(r, &who, &bad_token);
 
-        ap_discard_request_body(r);
         if (st != IM_STORE_OK) {
             return store_failed(r, conf, st);
         }
@@ -525,7 +523,6 @@ int im_handler(request_rec *r)
     }
     if (r->method_number != M_GET) {
         const char *m = im_utf8_valid(r->method) ? r->method : "?";
-        ap_discard_request_body(r);
         return im_send_detail(r, HTTP_METHOD_NOT_ALLOWED,
                               apr_psprintf(r->pool,
                                            "Method \"%s\" not allowed.", m));

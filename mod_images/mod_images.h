@@ -132,6 +132,9 @@ const char *im_row_etag(request_rec *r, const im_image_row_t *row);
 
 /* ---- body.c: the request body ------------------------------------------ */
 
+/* The note im_read_body leaves on a request whose body it read whole. */
+#define IM_NOTE_BODY_READ "mod_images-body-read"
+
 /* The whole body, at most limit bytes: OK, or the HTTP status to answer. */
 int im_read_body(request_rec *r, apr_off_t limit, char **body,
                  apr_size_t *len);
