@@ -105,6 +105,13 @@ static int reference_utf8_valid(const unsigned char *s)
     return 1;
 }
 
+/* The line after the one at s, or the end of the text. */
+static const char *next_line(const char *s)
+{
+    s += strcspn(s, "\n");
+    return *s ? s + 1 : s;
+}
+
 static void check_query(const im_list_query_t *q)
 {
     const char *c;
@@ -150,6 +157,19 @@ static void check_query(const im_list_query_t *q)
         CHECK(strstr(q->search_all, q->search_lead[k]) != NULL);
         CHECK(k == 0 || strlen(q->search_lead[k])
                         <= strlen(q->search_lead[k - 1]) * 2);
+    }
+    /* no pattern twice: a repeated term is dropped (checked pair by pair
+     * on small searches only) */
+    if (q->search_terms <= 64) {
+        const char *a, *b;
+        size_t alen;
+
+        for (a = q->search_all; *a; a = next_line(a)) {
+            alen = strcspn(a, "\n");
+            for (b = next_line(a); *b; b = next_line(b)) {
+                CHECK(strcspn(b, "\n") != alen || memcmp(a, b, alen) != 0);
+            }
+        }
     }
     for (c = q->search_all; *c;) {
         size_t len = strcspn(c, "\n");

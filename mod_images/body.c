@@ -83,6 +83,7 @@ int im_read_body(request_rec *r, apr_off_t limit, char **body,
         apr_brigade_cleanup(bb);
     }
     apr_brigade_destroy(bb);
+    apr_table_setn(r->notes, IM_NOTE_BODY_READ, "1");
     buf[used] = '\0';
     *body = buf;
     *len = used;

@@ -160,7 +160,6 @@ static int patch_image(request_rec *r, const im_dir_conf_t *conf,
 
     if (!*who->user && !*who->token) {
         const char *type = ap_auth_type(r);
-        ap_discard_request_body(r);
         apr_table_setn(r->headers_out, "WWW-Authenticate",
                        type && strcasecmp(type, "Basic") == 0
                        ? apr_psprintf(r->pool, "Basic realm=\"%s\"",
@@ -247,6 +246,35 @@ static int link_failed(request_rec *r)
     return im_send_server_error(r);
 }
 
+/* A search of more distinct terms than ImagesSearchMaxTerms: 400 before
+ * the database searches anything (a bad token still answers 401 first, as
+ * DRF authenticates before it validates). */
+static int too_many_terms(request_rec *r, const im_dir_conf_t *conf,
+                          const im_caller_t *who, const im_list_query_t *q)
+{
+    int max = IM_CONF(conf, search_max_terms, IM_DEFAULT_SEARCH_MAX_TERMS);
+
+    if (*who->token) {
+        int bad_token = 0;
+        im_store_status_e st = im_store_check_token(r, who, &bad_token);
+
+        if (st != IM_STORE_OK) {
+            return store_failed(r, conf, st);
+        }
+        if (bad_token) {
+            return unauthorized(r, "Invalid token.");
+        }
+    }
+    if (q->invalid_param) {
+        return im_send_json(r, HTTP_BAD_REQUEST,
+                            json_pack("{s:[s]}", q->invalid_param,
+                                      "Null characters are not allowed."));
+    }
+    return im_send_json(r, HTTP_BAD_REQUEST, json_pack("{s:[s]}", "search",
+        apr_psprintf(r->pool, "Ensure this field has no more than %d "
+                     "term%s.", max, max == 1 ? "" : "s")));
+}
+
 static int list_images(request_rec *r, const im_dir_conf_t *conf,
                        const im_caller_t *who)
 {
@@ -261,6 +289,10 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
 
     im_query_parse(r->pool, r->args, size < max_size ? size : max_size,
                    max_size, &q);
+    if (q.search_terms > IM_CONF(conf, search_max_terms,
+                                 IM_DEFAULT_SEARCH_MAX_TERMS)) {
+        return too_many_terms(r, conf, who, &q);
+    }
     page = q.page;
     if (page == IM_PAGE_INVALID) {
         /* still ask the store: a bad token answers 401 before this 404 */
@@ -445,8 +477,9 @@ int im_handler(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &images_module);
     im_cors_headers(r, conf);
     endpoint_path(r, &path);
+    /* an error answer leaves a body unread and closes the connection
+     * (respond.c): no ap_discard_request_body before one */
     if (path.kind == IM_PATH_NOT_FOUND) {
-        ap_discard_request_body(r);
         return im_send_detail(r, HTTP_NOT_FOUND, "Not found.");
     }
 
@@ -461,7 +494,6 @@ int im_handler(request_rec *r)
     /* authentication first, as DRF does: a malformed token header is a 401
      * whatever the method */
     if ((rv = identify(r, conf, &who)) != DECLINED) {
-        ap_discard_request_body(r);
         return rv;
     }
     /* a token that names no current key is a 401 whatever the method, as
@@ -473,7 +505,6 @@ int im_handler(request_rec *r)
         int bad_token = 0;
         im_store_status_e st = im_store_check_token(r, &who, &bad_token);
 
-        ap_discard_request_body(r);
         if (st != IM_STORE_OK) {
             return store_failed(r, conf, st);
         }
@@ -492,7 +523,6 @@ int im_handler(request_rec *r)
     }
     if (r->method_number != M_GET) {
         const char *m = im_utf8_valid(r->method) ? r->method : "?";
-        ap_discard_request_body(r);
         return im_send_detail(r, HTTP_METHOD_NOT_ALLOWED,
                               apr_psprintf(r->pool,
                                            "Method \"%s\" not allowed.", m));

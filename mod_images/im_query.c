@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "im_core.h"
@@ -275,6 +276,95 @@ static char *like_pattern(apr_pool_t *p, const char *term, apr_size_t len)
     return out;
 }
 
+/* The lower-case partner of c, for telling repeated search terms apart
+ * without a Unicode library: ASCII and the simple one-to-one case pairs of
+ * Latin-1 Supplement, Latin Extended-A, Greek and Cyrillic.  Only upper to
+ * lower, each pair one PostgreSQL's lower() also makes, so two terms this
+ * folds alike match the same images; a pair it misses (İ, ẞ, Armenian,
+ * ...) only leaves a repeated term counted and searched twice. */
+static unsigned int fold_char(unsigned int c)
+{
+    if (c < 0x80) {
+        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    }
+    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)          /* À-Þ but × */
+        || (c >= 0x391 && c <= 0x3AB && c != 0x3A2)    /* Α-Ϋ */
+        || (c >= 0x410 && c <= 0x42F)) {               /* А-Я */
+        return c + 32;
+    }
+    if (c == 0x178) {
+        return 0xFF;                                   /* Ÿ */
+    }
+    /* pairs, upper case at the even code point */
+    if ((c >= 0x100 && c <= 0x137 && c != 0x130)     /* not İ: i */
+        || (c >= 0x14A && c <= 0x177)
+        || (c >= 0x3D8 && c <= 0x3EF) || (c >= 0x460 && c <= 0x481)
+        || (c >= 0x48A && c <= 0x4BF) || (c >= 0x4D0 && c <= 0x4FF)) {
+        return c | 1;
+    }
+    /* pairs, upper case at the odd code point */
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)
+        || (c >= 0x4C1 && c <= 0x4CE)) {
+        return c & 1 ? c + 1 : c;
+    }
+    if (c == 0x386) {
+        return 0x3AC;                                  /* Ά */
+    }
+    if (c >= 0x388 && c <= 0x38A) {
+        return c + 37;                                 /* Έ Ή Ί */
+    }
+    if (c == 0x38C) {
+        return 0x3CC;                                  /* Ό */
+    }
+    if (c == 0x38E || c == 0x38F) {
+        return c + 63;                                 /* Ύ Ώ */
+    }
+    if (c >= 0x400 && c <= 0x40F) {
+        return c + 80;                                 /* Ѐ-Џ */
+    }
+    if (c == 0x4C0) {
+        return 0x4CF;                                  /* Ӏ */
+    }
+    return c;
+}
+
+/* A term's key for finding repeats: its characters folded (fold_char). */
+static const char *fold_term(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out = apr_palloc(p, len * 2 + 1), *o = out;
+    apr_size_t i = 0, k;
+    unsigned int c;
+
+    while (i < len) {
+        if (!(k = utf8_char((const unsigned char *)s + i, len - i, &c))) {
+            *o++ = s[i++];            /* not expected: terms are UTF-8 */
+            continue;
+        }
+        i += k;
+        c = fold_char(c);
+        if (c < 0x80) {
+            *o++ = (char)c;
+        }
+        else if (c < 0x800) {
+            *o++ = (char)(0xC0 | (c >> 6));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        }
+        else if (c < 0x10000) {
+            *o++ = (char)(0xE0 | (c >> 12));
+            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        }
+        else {
+            *o++ = (char)(0xF0 | (c >> 18));
+            *o++ = (char)(0x80 | ((c >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Shorter terms have no trigram for the index to look up. */
 #define INDEXABLE_TERM 3
 
@@ -285,13 +375,15 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
     const char *lead[3] = {"", "", ""};
     apr_size_t lead_len[3] = {0, 0, 0};
     apr_array_header_t *rest;
+    /* the terms seen so far, folded: a repeat counts, and runs, once */
+    apr_hash_t *seen = apr_hash_make(p);
     int i, k;
 
     q->search_terms = 0;
     q->search_leads = 0;
     q->search_all = q->search_rest = "";
     while (*s) {
-        const char *start;
+        const char *start, *key;
         apr_size_t len;
         char *pat;
         while (*s && (IS_ASCII_SPACE(*s) || *s == ',')) s++;
@@ -301,6 +393,11 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         start = s;
         while (*s && !IS_ASCII_SPACE(*s) && *s != ',') s++;
         len = s - start;
+        key = fold_term(p, start, len);
+        if (apr_hash_get(seen, key, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
         pat = like_pattern(p, start, len);
         *(char **)apr_array_push(pats) = pat;
         for (k = 0; k < 3; k++) {

@@ -108,8 +108,14 @@ static int utf8_valid(const char *str, apr_size_t n)
     return 1;
 }
 
+/* Whether s (n bytes left) starts U+2028 or U+2029, which JSON allows raw
+ * but JavaScript did not (before ES2019) and DRF escapes. */
+#define IS_LS_PS(s, n) ((n) >= 3 && (s)[0] == 0xE2 && (s)[1] == 0x80 \
+                        && ((s)[2] == 0xA8 || (s)[2] == 0xA9))
+
 /* A JSON string with the escapes jansson writes (so that every string of a
- * response looks the same, whichever path wrote it). */
+ * response looks the same, whichever path wrote it), and U+2028, U+2029 as
+ * \u2028, \u2029. */
 static int add_string(im_buf_t *b, const char *str, apr_size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -126,6 +132,11 @@ static int add_string(im_buf_t *b, const char *str, apr_size_t n)
             if (*s >= 0x80) {
                 if (!(len = utf8_seq(s, (apr_size_t)(end - s)))) {
                     return -1;
+                }
+                if (IS_LS_PS(s, len)) {
+                    im_buf_add(b, (const char *)run, (apr_size_t)(s - run));
+                    im_buf_add(b, s[2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+                    run = s + len;
                 }
                 s += len;
             }
@@ -503,6 +514,39 @@ static int append(const char *buf, size_t size, void *data)
     return 0;
 }
 
+/* jansson writes U+2028 and U+2029 raw (it has no flag for them short of
+ * JSON_ENSURE_ASCII): escape them afterwards.  Their bytes can only be the
+ * characters themselves in jansson's valid UTF-8 output, and only inside
+ * strings, where \u2028 means the same. */
+static char *escape_ls_ps(apr_pool_t *p, char *text, apr_size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    apr_size_t n = *len, i, count = 0;
+    char *out, *o;
+
+    for (i = 0; i + 2 < n; i++) {
+        count += IS_LS_PS(s + i, n - i);
+    }
+    if (!count) {
+        return text;
+    }
+    /* each 3 bytes become 6 */
+    o = out = apr_palloc(p, n + 3 * count + 1);
+    for (i = 0; i < n;) {
+        if (IS_LS_PS(s + i, n - i)) {
+            memcpy(o, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+            o += 6;
+            i += 3;
+        }
+        else {
+            *o++ = text[i++];
+        }
+    }
+    *o = '\0';
+    *len = (apr_size_t)(o - out);
+    return out;
+}
+
 char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len)
 {
     im_buf_t b;
@@ -513,7 +557,7 @@ char *im_json_dump(apr_pool_t *p, const json_t *json, apr_size_t *len)
     }
     b.data[b.len] = '\0';
     *len = b.len;
-    return b.data;
+    return escape_ls_ps(p, b.data, len);
 }
 
 /* XXH64 (the xxHash specification): an ETag needs a digest that changes

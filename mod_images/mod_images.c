@@ -26,6 +26,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->retry_after = IM_UNSET;
     conf->cors_origins = NULL;
     conf->cors_any = IM_UNSET;
+    conf->search_max_terms = IM_UNSET;
     return conf;
 }
 
@@ -55,6 +56,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(retry_after);
     MERGE_PTR(cors_origins);
     MERGE(cors_any);
+    MERGE(search_max_terms);
     return conf;
 }
 
@@ -148,6 +150,18 @@ static const char *set_statement_timeout(cmd_parms *cmd, void *cfg,
     return NULL;
 }
 
+static const char *set_search_max_terms(cmd_parms *cmd, void *cfg,
+                                        const char *arg)
+{
+    long v = 0;
+    const char *err = positive(cmd, arg, 1000, &v);
+
+    if (!err) {
+        ((im_dir_conf_t *)cfg)->search_max_terms = (int)v;
+    }
+    return err;
+}
+
 static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     apr_size_t n = strlen(arg);
@@ -217,6 +231,10 @@ static const command_rec images_cmds[] = {
                   RSRC_CONF,
                   "Seconds a statement may run before PostgreSQL cancels it "
                   "and the request gets 503 (default 5; 0: no limit)"),
+    AP_INIT_TAKE1("ImagesSearchMaxTerms", set_search_max_terms, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Most distinct search terms a request may send; more is "
+                  "a 400 (default 20)"),
     AP_INIT_ITERATE("ImagesCORSOrigins", add_cors_origin, NULL,
                     RSRC_CONF | ACCESS_CONF,
                     "Origins whose pages may call the API from a browser "
@@ -237,6 +255,100 @@ static int serves_images(request_rec *r)
     }
     h = ap_expr_str_exec(r, d->expr_handler, &err);
     return !err && h && strcmp(h, "images") == 0;
+}
+
+/* Whether a header of t named name lists token (or "*"), any case. */
+typedef struct {
+    const char *token;
+    int found;
+} token_seek_t;
+
+static int seek_token(void *data, const char *key, const char *val)
+{
+    token_seek_t *seek = data;
+    apr_size_t n = strlen(seek->token);
+
+    (void)key;
+    while (val && *val) {
+        const char *e;
+
+        while (*val == ' ' || *val == '\t' || *val == ',') {
+            val++;
+        }
+        if (*val == '*') {
+            e = val + 1;
+        }
+        else if (strncasecmp(val, seek->token, n) == 0) {
+            e = val + n;
+        }
+        else {
+            e = NULL;
+        }
+        if (e) {
+            while (*e == ' ' || *e == '\t') {
+                e++;
+            }
+            if (!*e || *e == ',') {
+                seek->found = 1;
+                return 0;
+            }
+        }
+        val = strchr(val, ',');
+    }
+    return 1;
+}
+
+static int lists_token(request_rec *r, const char *name, const char *token)
+{
+    token_seek_t seek;
+
+    seek.token = token;
+    seek.found = 0;
+    apr_table_do(seek_token, &seek, r->headers_out, name, NULL);
+    if (!seek.found) {
+        apr_table_do(seek_token, &seek, r->err_headers_out, name, NULL);
+    }
+    return seek.found;
+}
+
+/* The headers every answer of the endpoint carries (CONTRACT.md section
+ * 3), whatever else the configuration says: every answer depends on who
+ * asks.  In err_headers_out, so that httpd's own errors (a refused Basic
+ * login, a 413) carry them too; each hook that calls this may run again
+ * for the same request (an ErrorDocument redirect shares the table), so
+ * nothing is added twice. */
+static void contract_headers(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    if (!lists_token(r, "Vary", "Authorization")) {
+        apr_table_mergen(r->err_headers_out, "Vary", "Authorization");
+    }
+    /* credentials presented (Basic, Token, anything) or a user set by
+     * any authentication module: no shared cache may keep the answer */
+    if ((r->user || apr_table_get(r->headers_in, "Authorization"))
+        && !lists_token(r, "Cache-Control", "private")) {
+        apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
+    }
+}
+
+/* Before anything else can answer (mod_auth_basic's 401 comes before
+ * fixups): the <Location> sections are walked already. */
+static int im_early_headers(request_rec *r)
+{
+    if (serves_images(r)) {
+        contract_headers(r);
+    }
+    return DECLINED;
+}
+
+/* Again once the caller is known: r->user from a module that needs no
+ * Authorization header (a session cookie, Kerberos, ...). */
+static int im_fixups(request_rec *r)
+{
+    if (r->handler && strcmp(r->handler, "images") == 0) {
+        contract_headers(r);
+    }
+    return DECLINED;
 }
 
 /* A request this module will serve names no file, as mod_proxy's do not:
@@ -276,7 +388,10 @@ static void register_hooks(apr_pool_t *p)
     /* after mod_rewrite, mod_alias and mod_proxy had their say, before
      * core maps the path to a file (REALLY_LAST); before http_core echoes
      * a TRACE and core walks the filesystem */
+    ap_hook_translate_name(im_early_headers, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
     ap_hook_translate_name(im_translate_name, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_fixups(im_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(im_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

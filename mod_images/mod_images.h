@@ -32,6 +32,7 @@ typedef struct {
      * cors_any for "*", which never goes with credentials */
     apr_array_header_t *cors_origins;
     int cors_any;
+    int search_max_terms;    /* ImagesSearchMaxTerms, default 20 */
 } im_dir_conf_t;
 
 /* Per-server configuration: what a pooled connection is set up with
@@ -47,6 +48,7 @@ typedef struct {
 #define IM_DEFAULT_TOKEN_AUTH    1
 #define IM_DEFAULT_BODY_LIMIT    65536
 #define IM_DEFAULT_RETRY_AFTER   5
+#define IM_DEFAULT_SEARCH_MAX_TERMS 20
 
 /* The effective value of a field, its default when unset. */
 #define IM_CONF(conf, field, dflt) \
@@ -137,6 +139,9 @@ int im_send_image(request_rec *r, const im_image_row_t *row, int conditional);
 const char *im_row_etag(request_rec *r, const im_image_row_t *row);
 
 /* ---- body.c: the request body ------------------------------------------ */
+
+/* The note im_read_body leaves on a request whose body it read whole. */
+#define IM_NOTE_BODY_READ "mod_images-body-read"
 
 /* The whole body, at most limit bytes: OK, or the HTTP status to answer. */
 int im_read_body(request_rec *r, apr_off_t limit, char **body,

@@ -3,6 +3,7 @@
  * validators.  Errors are JSON too, written here rather than by httpd's
  * error pages, so no client ever parses HTML.
  */
+#include <apr_strings.h>
 #include <http_protocol.h>
 
 #include "mod_images.h"
@@ -10,9 +11,34 @@
 static const char internal_error[] =
     "{\"detail\":\"A server error occurred.\"}";
 
+/* Whether the client may still be sending a body that nothing has read:
+ * one announced (Content-Length above 0, or any Transfer-Encoding) that
+ * im_read_body did not read to its end. */
+static int body_unread(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    char *end;
+    apr_off_t n;
+
+    if (apr_table_get(r->notes, IM_NOTE_BODY_READ)) {
+        return 0;
+    }
+    if (apr_table_get(r->headers_in, "Transfer-Encoding")) {
+        return 1;
+    }
+    return cl && (apr_strtoff(&n, cl, &end, 10) != APR_SUCCESS || *end
+                  || n > 0);
+}
+
 static int send_text(request_rec *r, int status, const char *text,
                      apr_size_t len)
 {
+    /* an error ends the exchange: rather than have httpd read (and wait
+     * for) a body nobody needs, holding the worker and perhaps a pooled
+     * database connection, close the connection after the answer */
+    if (status >= 400 && body_unread(r)) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
     r->status = status;
     ap_set_content_type(r, "application/json");
     ap_set_content_length(r, len);

@@ -10,7 +10,7 @@ use ImagesTest;
 my $t = ImagesTest->new(no_httpd => 1);
 my $htpasswd = $t->password_file(zed => 'zed-pw');
 $t->{conf_in_location} = <<"C";
-    AuthBasicProvider dbd file
+    AuthBasicProvider file dbd
     AuthUserFile $htpasswd
 C
 $t->start_httpd;

@@ -12,7 +12,7 @@ use POSIX ();
 my $t = ImagesTest->new(no_httpd => 1);
 my $htpasswd = $t->password_file(zed => 'zed-pw');
 $t->{conf_in_location} = <<"C";
-    AuthBasicProvider dbd file
+    AuthBasicProvider file dbd
     AuthUserFile $htpasswd
     ImagesBodyLimit 16384
 C

@@ -98,9 +98,35 @@ static void test_query(void)
     im_query_parse(p, "search=jupyter+ge", 100, 1000, &q);
     ok(q.search_leads == 1, "a short second term does not lead");
     is_str(q.search_rest, "%ge%", "the short term is checked row by row");
-    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+bb", 100, 1000, &q);
-    is_str(q.search_rest, "%bb%\n%a%\n%bb%",
+    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+c", 100, 1000, &q);
+    is_str(q.search_rest, "%bb%\n%a%\n%c%",
            "the terms that do not lead, in their order");
+
+    /* a repeated term, in any letter case, counts and runs once */
+    im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+bb+BB+Bb", 100, 1000, &q);
+    ok(q.search_terms == 5, "repeats count once");
+    is_str(q.search_rest, "%bb%\n%a%", "a repeat is not searched again");
+    im_query_parse(p, "search=Ubuntu,ubuntu+UBUNTU+ubuntu%2C", 100, 1000, &q);
+    ok(q.search_terms == 1 && q.search_leads == 1, "one distinct term");
+    is_str(q.search_all, "%Ubuntu%", "the first spelling is kept");
+    im_query_parse(p, "search=%C3%84%C3%96+%C3%A4%C3%B6+"          /* ÄÖ äö */
+                      "%C5%BD%C5%BE+%C5%BD%C5%BD+"                  /* Žž ŽŽ */
+                      "%C5%B8+%C3%BF+"                              /* Ÿ ÿ */
+                      "%CE%A3%CE%86+%CF%83%CE%AC+"                  /* ΣΆ σά */
+                      "%D0%96%D0%81+%D0%B6%D1%91+"                  /* ЖЁ жё */
+                      "%D3%90+%D3%91",                              /* Ӑ ӑ */
+                   100, 1000, &q);
+    ok(q.search_terms == 6, "Latin-1, Latin Extended-A, Greek, Cyrillic "
+       "pairs fold (%d)", q.search_terms);
+    im_query_parse(p, "search=%C3%9F+ss+SS+%C3%97+%C3%B7+"          /* ß × ÷ */
+                      "%C4%B0+i+%C4%B1+I+%C2%B5+%CE%BC+"            /* İ ı µ μ */
+                      "%CF%82+%CF%83",                              /* ς σ */
+                   100, 1000, &q);
+    ok(q.search_terms == 11, "no fold where lower() makes no pair "
+       "(ß/ss, ×/÷, İ, ı, µ/μ, ς/σ): %d", q.search_terms);
+    im_query_parse(p, "search=a%25+A%25+a_+a%5C", 100, 1000, &q);
+    is_str(q.search_all, "%a\\%%\n%a\\_%\n%a\\\\%",
+           "metacharacters compared as themselves");
     im_query_parse(p, "search=+,+", 100, 1000, &q);
     ok(q.search_terms == 0, "only separators: no search");
     im_query_parse(p, "search=%FF", 100, 1000, &q);
@@ -245,6 +271,52 @@ static void test_render_strings(void)
            && strstr(b.data, "\"name\":\"\xc3\xa9\\u001F\xf0\x9f\x98\x80/\""),
            "\\u escapes and surrogate pairs decoded, written as jansson does");
     }
+}
+
+/* U+2028 and U+2029 come out as \u2028 and \u2029 (as DRF writes them),
+ * from a column, from the store's arrays and through jansson alike; the
+ * characters around them as before. */
+static void test_render_ls_ps(void)
+{
+    im_image_row_t row = {
+        "1", "u", "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "1", "alice",
+        "\xe2\x80\xa7\xe2\x80\xa8\xe2\x80\xaa", NULL, "t", NULL, "0",
+        "[[7, \"t\xe2\x80\xa9\", \"x\\u2028y\"]]", NULL, "0"
+    };
+    im_buf_t b;
+    json_t *js;
+    char *text;
+    apr_size_t len = 0;
+
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0, "a row with U+2028, U+2029 renders");
+    ok(strstr(b.data, "\"name\":\"a\\u2028b\\u2029c\"") != NULL,
+       "column: \\u2028 and \\u2029");
+    ok(strstr(b.data, "\"description\":\"\xe2\x80\xa7\\u2028"
+                      "\xe2\x80\xaa\"") != NULL,
+       "U+2027 and U+202A stay raw");
+    ok(strstr(b.data, "{\"id\":7,\"name\":\"t\\u2029\","
+                      "\"description\":\"x\\u2028y\"}") != NULL,
+       "store's arrays: raw and escaped forms both written escaped");
+    ok(!strstr(b.data, "\xe2\x80\xa8") && !strstr(b.data, "\xe2\x80\xa9"),
+       "no raw U+2028 or U+2029 left");
+    im_buf_init(&b, p, 16);
+    ok(im_buf_string(&b, "\xe2\x80\xa8") == 0 && b.len == 8
+       && memcmp(b.data, "\"\\u2028\"", 8) == 0, "im_buf_string alone");
+
+    js = json_pack("{s:s,s:[s]}", "detail", "x\xe2\x80\xa8\xe2\x80\xa9y",
+                   "k", "\xe2\x80\xa8\"\n");
+    text = im_json_dump(p, js, &len);
+    is_str(text, "{\"detail\":\"x\\u2028\\u2029y\","
+                 "\"k\":[\"\\u2028\\\"\\n\"]}",
+           "im_json_dump escapes them too");
+    ok(text && len == strlen(text), "and its length is right");
+    json_decref(js);
+    js = json_pack("{s:s}", "detail", "caf\xc3\xa9 \xe2\x82\xac");
+    text = im_json_dump(p, js, &len);
+    is_str(text, "{\"detail\":\"caf\xc3\xa9 \xe2\x82\xac\"}",
+           "other characters as jansson writes them");
+    json_decref(js);
 }
 
 static void test_render_malformed(void)
@@ -463,6 +535,7 @@ int main(void)
     test_time();
     test_render();
     test_render_strings();
+    test_render_ls_ps();
     test_render_malformed();
     test_etag_and_token();
     test_time_parse();
