@@ -57,6 +57,11 @@ static int identify(request_rec *r, const im_dir_conf_t *conf,
     if (!who->token) {
         who->token = "";
     }
+    else if (!(who->token = im_token_digest(r->pool, who->token))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "SHA-256 of a token failed (libcrypto)");
+        return im_send_server_error(r);
+    }
     return DECLINED;
 }
 
@@ -338,9 +343,8 @@ static int list_images(request_rec *r, const im_dir_conf_t *conf,
         if (i) {
             im_buf_lit(&b, ",");
         }
-        if (im_render_image(&b, &APR_ARRAY_IDX(rows, i, im_image_row_t))) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "malformed image row from the database");
+        if (im_render_logged(r, &b, &APR_ARRAY_IDX(rows, i,
+                                                   im_image_row_t))) {
             return im_send_server_error(r);
         }
     }

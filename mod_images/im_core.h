@@ -131,6 +131,9 @@ typedef struct {
     apr_pool_t *pool;
     char *data;
     apr_size_t len, cap;
+    /* dates outside years 1 to 9999 that im_render_image wrote as null
+     * (a row stored before the schema refused them): for the log */
+    int bad_dates;
 } im_buf_t;
 
 void im_buf_init(im_buf_t *b, apr_pool_t *p, apr_size_t cap);
@@ -142,7 +145,8 @@ void im_buf_int64(im_buf_t *b, apr_int64_t v);
 int im_buf_string(im_buf_t *b, const char *s);
 
 /* Append the contract representation of one image (CONTRACT.md section 3);
- * -1, and nothing appended, when the row is malformed. */
+ * -1, and nothing appended, when the row is malformed.  A date outside
+ * years 1 to 9999 is written as null and counted in b->bad_dates. */
 int im_render_image(im_buf_t *b, const im_image_row_t *row);
 
 /* {"detail": "..."} */
@@ -199,5 +203,10 @@ typedef enum {
 
 im_token_e im_token_parse(apr_pool_t *p, const char *header,
                           const char **key, const char **why);
+
+/* The SHA-256 of a token, in lower-case hex, as api_tokens keeps it
+ * (sql/derived.sql): the module looks a token up by its digest, so no token
+ * in plain reaches the database or its logs.  NULL on failure. */
+const char *im_token_digest(apr_pool_t *p, const char *key);
 
 #endif /* IM_CORE_H */

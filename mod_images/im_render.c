@@ -17,6 +17,7 @@ void im_buf_init(im_buf_t *b, apr_pool_t *p, apr_size_t cap)
     b->pool = p;
     b->cap = cap ? cap : 256;
     b->len = 0;
+    b->bad_dates = 0;
     b->data = apr_palloc(p, b->cap);
 }
 
@@ -342,6 +343,20 @@ static int scan_null(scan_t *c)
     return 0;
 }
 
+/* Microseconds since the epoch as the contract writes a date, or NULL
+ * (counted) outside years 1 to 9999, which the schema refuses but an
+ * older database may hold. */
+#define IM_MICROS_MIN APR_INT64_C(-62135596800000000)   /* 0001-01-01 */
+#define IM_MICROS_MAX APR_INT64_C(253402300799999999)   /* 9999-12-31 */
+static const char *format_time(im_buf_t *b, apr_int64_t micros)
+{
+    if (micros < IM_MICROS_MIN || micros > IM_MICROS_MAX) {
+        b->bad_dates++;
+        return NULL;
+    }
+    return im_time_format(b->pool, micros);
+}
+
 /* The store's tags [[id, name, description], ...] or, given now, versions
  * [[id, name, start, end or null], ...] (NULL: none) as a list of objects
  * with keys id, name and third_key: a tag's description as it is, a
@@ -385,8 +400,8 @@ static int render_triples(im_buf_t *b, const char *text,
                     }
                     ended = ends <= *now;
                 }
-                third = im_time_format(b->pool, when);
-                third_len = strlen(third);
+                third = format_time(b, when);
+                third_len = third ? strlen(third) : 0;
             }
             else if (!(third = scan_string(&c, b->pool, &third_len))) {
                 return -1;
@@ -414,7 +429,10 @@ static int render_triples(im_buf_t *b, const char *text,
             im_buf_lit(b, ",\"");
             im_buf_add(b, third_key, strlen(third_key));
             im_buf_lit(b, "\":");
-            if (add_string(b, third, third_len)) {
+            if (!third) {
+                im_buf_lit(b, "null");
+            }
+            else if (add_string(b, third, third_len)) {
                 return -1;
             }
             im_buf_lit(b, "}");
@@ -455,7 +473,7 @@ static int add_time(im_buf_t *b, const char *s)
     if (!im_parse_int64(s, &v)) {
         return -1;
     }
-    return im_buf_string(b, im_time_format(b->pool, v));
+    return im_buf_string(b, format_time(b, v));
 }
 
 int im_render_image(im_buf_t *b, const im_image_row_t *row)

@@ -5,8 +5,28 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <openssl/evp.h>
 
 #include "im_core.h"
+
+const char *im_token_digest(apr_pool_t *p, const char *key)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    char *out;
+
+    if (!EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL)) {
+        return NULL;
+    }
+    out = apr_palloc(p, 2 * n + 1);
+    for (i = 0; i < n; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
 
 im_token_e im_token_parse(apr_pool_t *p, const char *header,
                           const char **key, const char **why)

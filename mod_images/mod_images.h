@@ -133,6 +133,9 @@ int im_send_detail(request_rec *r, int status, const char *detail);
  * conditional, If-None-Match may turn it into a 304. */
 int im_send_entity(request_rec *r, const char *text, apr_size_t len,
                    int conditional);
+/* Append one image's representation to b, logging a malformed row (-1)
+ * or a date written as null. */
+int im_render_logged(request_rec *r, im_buf_t *b, const im_image_row_t *row);
 /* The representation of one image, as im_send_entity sends it. */
 int im_send_image(request_rec *r, const im_image_row_t *row, int conditional);
 /* The ETag the representation of row would have (NULL on failure). */

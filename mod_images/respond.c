@@ -91,14 +91,32 @@ int im_send_entity(request_rec *r, const char *text, apr_size_t len,
     return send_text(r, HTTP_OK, text, len);
 }
 
+int im_render_logged(request_rec *r, im_buf_t *b, const im_image_row_t *row)
+{
+    int bad = b->bad_dates;
+
+    if (im_render_image(b, row)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "malformed row of image %s from the database",
+                      row->id ? row->id : "(no id)");
+        return -1;
+    }
+    if (b->bad_dates > bad) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "image %s has a date outside years 1 to 9999, sent "
+                      "as null: correct the row (the schema refuses such "
+                      "dates since version 1; docs/configuration.md)",
+                      row->id);
+    }
+    return 0;
+}
+
 int im_send_image(request_rec *r, const im_image_row_t *row, int conditional)
 {
     im_buf_t b;
 
     im_buf_init(&b, r->pool, 2048);
-    if (im_render_image(&b, row)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "malformed image row from the database");
+    if (im_render_logged(r, &b, row)) {
         return im_send_server_error(r);
     }
     return im_send_entity(r, b.data, b.len, conditional);

@@ -54,6 +54,15 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
     " AND (m.end_date IS NULL OR m.end_date > now())))"
 #define SQL_VISIBLE SQL_VISIBLE_OF("i", "i.id")
 
+/* A timestamp as epoch microseconds; outside years 1 to 9999 (which the
+ * schema refuses, but an older database may hold: infinity, or a year the
+ * product would overflow) the largest or smallest bigint, which the
+ * renderer writes as null and logs. */
+#define SQL_MICROS(d) \
+    "CASE WHEN " d " < '0001-01-01 00:00:00+00' THEN -9223372036854775807" \
+    " WHEN " d " >= '10000-01-01 00:00:00+00' THEN 9223372036854775807" \
+    " ELSE (extract(epoch FROM " d ") * 1000000)::bigint END"
+
 /* The columns of im_image_row_t, in order, for images i; its tags and
  * versions as JSON arrays (read by primary key and image_versions_image_idx
  * for the rows of the page only); the renderer also leaves out the
@@ -62,13 +71,13 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
     "i.id, i.uuid, i.name, i.created_by," \
     " (SELECT u.username FROM users u WHERE u.id = i.created_by)," \
     " i.description," \
-    " (extract(epoch FROM i.end_date) * 1000000)::bigint, i.is_public," \
-    " i.icon, (extract(epoch FROM i.start_date) * 1000000)::bigint," \
+    " " SQL_MICROS("i.end_date") ", i.is_public," \
+    " i.icon, " SQL_MICROS("i.start_date") "," \
     " (SELECT json_agg(json_build_array(t.id, t.name, t.description)" \
     " ORDER BY t.name COLLATE \"C\", t.id)::text FROM image_tags it" \
     " JOIN tags t ON t.id = it.tag_id WHERE it.image_id = i.id)," \
     " (SELECT json_agg(json_build_array(v.id, v.name," \
-    " (extract(epoch FROM v.start_date) * 1000000)::bigint, NULL)" \
+    " " SQL_MICROS("v.start_date") ", NULL)" \
     " ORDER BY v.start_date, v.id)::text FROM image_versions v" \
     " WHERE v.image_id = i.id AND " SQL_NOT_ENDED("v") ")," \
     " (extract(epoch FROM now()) * 1000000)::bigint"

@@ -12,6 +12,9 @@
 --   image_counts, creator_counts  public images with no end date, in all
 --       and per creator, kept by statement triggers: a page's count without
 --       visiting every row.
+-- And api_tokens.key: the SHA-256 (hex) of whatever token a writer
+-- inserts, so that no token in plain sits in the table or reaches a log;
+-- the module looks a presented token up by its digest.
 -- Triggers fire ALWAYS (also in a load under session_replication_role =
 -- replica).  Run through schema.sql (one transaction).
 
@@ -89,6 +92,18 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE OR REPLACE FUNCTION api_tokens_digest() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.key IS DISTINCT FROM OLD.key THEN
+        NEW.key := encode(sha256(convert_to(NEW.key, 'UTF8')), 'hex');
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER api_tokens_digest
+    BEFORE INSERT OR UPDATE OF key ON api_tokens
+    FOR EACH ROW EXECUTE FUNCTION api_tokens_digest();
 CREATE OR REPLACE TRIGGER image_tags_fill
     BEFORE INSERT OR UPDATE ON image_tags
     FOR EACH ROW EXECUTE FUNCTION image_tags_fill();
@@ -116,11 +131,13 @@ DECLARE
     t record;
 BEGIN
     FOR t IN SELECT tgrelid::regclass AS tab, tgname FROM pg_trigger
-              WHERE tgname IN ('image_tags_fill', 'image_tags_follow',
+              WHERE tgname IN ('api_tokens_digest',
+                    'image_tags_fill', 'image_tags_follow',
                     'image_tags_follow_ins', 'image_counts_ins',
                     'image_counts_del', 'image_counts_upd',
                     'image_counts_trunc')
-                AND tgrelid IN ('images'::regclass, 'image_tags'::regclass)
+                AND tgrelid IN ('images'::regclass, 'image_tags'::regclass,
+                                'api_tokens'::regclass)
     LOOP
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I',
                        t.tab, t.tgname);

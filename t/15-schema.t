@@ -80,6 +80,47 @@ is $t->sql_value("SELECT replace(search_text, chr(10), '|') FROM tags"
                  . " WHERE id = 2"), 'centos|community enterprise os',
    'and follows its text';
 
+# dates the API could not write are refused (CONTRACT.md section 3)
+for my $c (['images', 'start_date', 'infinity'],
+           ['images', 'end_date', '-infinity'],
+           ['images', 'end_date', '10000-01-01 00:00:00+00'],
+           ['images', 'start_date', '0001-12-31 23:59:59+00 BC'],
+           ['image_versions', 'start_date', 'infinity'],
+           ['image_versions', 'end_date', '294276-01-01']) {
+    my ($table, $col, $v) = @$c;
+    my $sql = $table eq 'images'
+        ? "INSERT INTO images (name, created_by, $col) VALUES ('x', 1, '$v')"
+        : "INSERT INTO image_versions (image_id, name, $col)"
+          . " VALUES (1, 'x', '$v')";
+    my $out = eval { $t->sql($sql); 1 } ? '' : $@;
+    like $out, qr/violates check constraint "${table}_dates_ok"/,
+        "$table.$col = $v refused";
+}
+$t->sql(q{INSERT INTO images (id, name, created_by, start_date, end_date)
+          VALUES (501, 'Edges', 1, '0001-01-01 00:00:00+00',
+                  '9999-12-31 23:59:59.999999+00')});
+is $t->sql_value('SELECT count(*) FROM images WHERE id = 501'), 1,
+   'the first and the last microsecond of years 1 to 9999 are taken';
+$t->sql('DELETE FROM images WHERE id = 501');
+
+# api_tokens keeps the SHA-256 of what a writer inserts
+$t->sql(q{INSERT INTO api_tokens (key, user_id) VALUES ('plain-secret', 1)});
+is $t->sql_value(q{SELECT count(*) FROM api_tokens
+    WHERE key = encode(sha256('plain-secret'::bytea), 'hex')}), 1,
+    'a token inserted in plain is kept as its digest';
+$t->sql(q{UPDATE api_tokens SET expires_at = now() + interval '1 day'
+          WHERE user_id = 1});
+is $t->sql_value(q{SELECT count(*) FROM api_tokens
+    WHERE key = encode(sha256('plain-secret'::bytea), 'hex')}), 1,
+    'an update of another column leaves the digest alone';
+$t->sql(q{UPDATE api_tokens SET key = 'new-secret'
+          WHERE key = encode(sha256('plain-secret'::bytea), 'hex')});
+is $t->sql_value(q{SELECT count(*) FROM api_tokens
+    WHERE key = encode(sha256('new-secret'::bytea), 'hex')}), 1,
+    'a new key is digested too';
+$t->sql(q{DELETE FROM api_tokens
+          WHERE key = encode(sha256('new-secret'::bytea), 'hex')});
+
 # image_counts keeps the number of public images with no end date, and
 # creator_counts that of each creator
 my $counted = sub {

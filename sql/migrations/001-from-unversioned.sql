@@ -40,3 +40,28 @@ DROP FUNCTION IF EXISTS images_slot(), search_bits_change(),
     images_refresh_tags(bigint[]), images_tags_json(bigint),
     images_search_text(bigint, text, text), images_search_text_row(),
     images_derived_change();
+
+UPDATE api_tokens SET key = encode(sha256(convert_to(key, 'UTF8')), 'hex');
+
+ALTER TABLE images ADD CONSTRAINT images_dates_ok
+    CHECK (images_date_ok(start_date) AND images_date_ok(end_date)) NOT VALID;
+ALTER TABLE image_versions ADD CONSTRAINT image_versions_dates_ok
+    CHECK (images_date_ok(start_date) AND images_date_ok(end_date)) NOT VALID;
+DO $$
+DECLARE
+    t text;
+    bad text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['images', 'image_versions'] LOOP
+        EXECUTE format('SELECT string_agg(id::text, '', '' ORDER BY id)'
+                       ' FROM %I WHERE NOT (images_date_ok(start_date)'
+                       ' AND images_date_ok(end_date))', t) INTO bad;
+        IF bad IS NULL THEN
+            EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I', t,
+                           t || '_dates_ok');
+        ELSE
+            RAISE WARNING '% with a date outside years 1 to 9999 (ids %):'
+                ' kept, the constraint left to validate', t, bad;
+        END IF;
+    END LOOP;
+END $$;
