@@ -87,16 +87,8 @@ sub start_pg {
     $self->psql_admin('CREATE DATABASE images') unless $self->{db_made}++;
 }
 
-# PostgreSQL's environment as docs/configuration.md recommends: glibc keeps
-# the memory a statement freed instead of returning it to the kernel and
-# faulting it in again at the next one (a search at 1,000,000 images uses
-# about 5 MB: 40 % of its cost was page faults).
-our $PG_MALLOC = 'glibc.malloc.trim_threshold=67108864'
-               . ':glibc.malloc.mmap_threshold=16777216';
-
 sub pg_ctl {
     my ($self, $what) = @_;
-    local $ENV{GLIBC_TUNABLES} = $ENV{GLIBC_TUNABLES} // $PG_MALLOC;
     my @opt = $what eq 'stop' ? ('-m', 'fast')
         : ('-o', "-p $self->{pgport} -k $self->{pgsock} -c listen_addresses=''"
                  . " -c fsync=off -c max_connections=200"
