@@ -72,6 +72,24 @@ for my $c (
     note sprintf "%s: %.3f s", $name, $r->{took};
 }
 
+# 16 clients at once with Basic credentials of nobody and a body they
+# trickle: none holds a worker or a pooled connection, so an anonymous GET
+# is served at once
+{
+    my @held = map {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$t->{port}")
+            or die "connect: $!";
+        syswrite $s, head(GET => '/images/1', $nobody, $big) . 'x';
+        $s;
+    } 1 .. 16;
+    my $t0 = time;
+    my $r = $t->get('/images/1');
+    my $took = time - $t0;
+    is $r->{status}, 200, '16 trickling Basic clients: an anonymous GET';
+    cmp_ok $took, '<', 1, sprintf('served within a second (%.3f s)', $took);
+    close $_ for @held;
+}
+
 # Without a body, or with one that was read, the connection stays open.
 sub two_on_one {
     my ($first) = @_;
