@@ -162,12 +162,24 @@ static const char *set_search_max_terms(cmd_parms *cmd, void *cfg,
     return err;
 }
 
+/* The length of the scheme and "://" of an http or https URL with a host,
+ * else 0. */
+static apr_size_t http_prefix(const char *arg)
+{
+    apr_size_t n = strncmp(arg, "http://", 7) == 0 ? 7
+                   : strncmp(arg, "https://", 8) == 0 ? 8 : 0;
+
+    return n && arg[n] && arg[n] != '/' ? n : 0;
+}
+
 static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
 {
     apr_size_t n = strlen(arg);
 
-    if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
-        return "ImagesBaseURL must be an absolute http:// or https:// URL";
+    /* links add "?page=..." to it: a query or fragment would break them */
+    if (!http_prefix(arg) || strpbrk(arg, "?# \t")) {
+        return "ImagesBaseURL must be an absolute http:// or https:// URL "
+               "with a host and no query or fragment";
     }
     while (n > 0 && arg[n - 1] == '/') {
         n--;
@@ -181,11 +193,16 @@ static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
                                    const char *arg)
 {
     im_dir_conf_t *conf = cfg;
-    apr_size_t n = strlen(arg);
 
     if (!conf->cors_origins) {
         conf->cors_origins = apr_array_make(cmd->pool, 4, sizeof(char *));
         conf->cors_any = 0;
+    }
+    /* '*' and None each stand alone: with origins listed they would
+     * silently override them */
+    if ((strcmp(arg, "*") == 0 || strcasecmp(arg, "none") == 0)
+        && (conf->cors_any || conf->cors_origins->nelts)) {
+        return "ImagesCORSOrigins takes '*' or None alone, not with origins";
     }
     if (strcmp(arg, "*") == 0) {
         conf->cors_any = 1;
@@ -194,8 +211,10 @@ static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
     if (strcasecmp(arg, "none") == 0) {
         return NULL;                  /* an empty list: CORS off here */
     }
-    if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
-        || strchr(arg + 8, '/') || n < 9) {
+    if (conf->cors_any) {
+        return "ImagesCORSOrigins takes '*' or None alone, not with origins";
+    }
+    if (!http_prefix(arg) || strpbrk(arg + http_prefix(arg), "/?# \t")) {
         return "ImagesCORSOrigins takes origins such as https://example.org "
                "(scheme, host and optional port, no path), '*' or None";
     }

@@ -38,7 +38,10 @@ sub row {
 }
 
 # ---- the server ----------------------------------------------------------
-my $t = ImagesTest->new(loglevel => 'warn', conf => <<'C');
+# pg_stat_statements: the database time of each request of section 2
+my $t = ImagesTest->new(loglevel => 'warn',
+    pg_options => '-c shared_preload_libraries=pg_stat_statements',
+    conf => <<'C');
 LoadModule reqtimeout_module /usr/lib/apache2/modules/mod_reqtimeout.so
 RequestReadTimeout header=5-10,MinRate=500 body=3,MinRate=500
 # every child from the start and none retired when idle: the memory
@@ -241,6 +244,81 @@ row('hostile', 'data after all hostile input', 'unchanged',
     $before eq $after ? 'unchanged' : 'CHANGED', $before eq $after);
 unlike_log('hostile');
 
+# ---- 2. hostile cost: each request's answer and database time ------------
+print "\n== hostile cost\n";
+$t->sql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+$t->sql('VACUUM ANALYZE');
+# the module's statements' execution time while $code runs, in ms
+sub db_ms {
+    my ($code) = @_;
+    $t->sql('SELECT pg_stat_statements_reset()');
+    my $t0 = time;
+    my @r = $code->();
+    my $wall = (time - $t0) * 1000;
+    my $db = $t->sql_value(q{SELECT coalesce(sum(total_exec_time), 0)
+        FROM pg_stat_statements WHERE userid = 'mod_images'::regrole});
+    return ($db, $wall, @r);
+}
+sub cost_row {
+    my ($tried, $expected, $ok_status, $path, %opt) = @_;
+    my ($db, $wall, $r) = db_ms(sub { $t->get($path, timeout => 30, %opt) });
+    row('cost', $tried, $expected, sprintf('%d; %.0f ms, database %.0f ms',
+        $r->{status}, $wall, $db), $r->{status} == $ok_status
+        && $wall < 6000);
+}
+# (as many distinct terms as fit the 64 KiB request line: three letters)
+my @abc = ('a' .. 'z');
+my $terms = join ',', map { $abc[$_ / 676] . $abc[$_ / 26 % 26] . $abc[$_ % 26] }
+                      0 .. 11999;
+cost_row('search of 12,000 distinct terms (48 KB)', '400 at once', 400,
+         "/images?search=$terms");
+cost_row('search of one term 30,000 times', 'one term', 200,
+         '/images?search=' . join(',', ('e') x 30000));
+cost_row('search of 20 one-letter terms (no index)', 'bounded', 200,
+         '/images?search=' . join(',', 'a' .. 't'));
+cost_row('search of a term in most images', 'bounded', 200,
+         '/images?search=an');
+{
+    # a statement past ImagesStatementTimeout: images locked by an operator
+    my $pid = fork // die $!;
+    if (!$pid) {
+        $t->sql('BEGIN; LOCK TABLE images IN ACCESS EXCLUSIVE MODE;'
+                . ' SELECT pg_sleep(7); COMMIT;');
+        POSIX::_exit(0);
+    }
+    sleep 1;
+    cost_row('a statement past the time limit (5 s)', '503 after 5 s', 503,
+             '/images?search=ubuntu');
+    waitpid $pid, 0;
+}
+# Basic logins: the same cost whether the user exists, has a password, or
+# not (no sleep on an empty result)
+$t->sql(q{INSERT INTO users (username) VALUES ('stress_nopw')});
+for my $c (['unknown user', 'nobody_at_all'], ['wrong password', 'gen_user_1'],
+           ['user without a password', 'stress_nopw']) {
+    my @ms = sort { $a <=> $b } map {
+        my ($db, $wall) = db_ms(sub { $t->get('/images/1', user => $c->[1],
+                                              password => 'wrong') });
+        $wall } 1 .. 11;
+    row('cost', "Basic login, $c->[0]: median of 11", '401, < 50 ms',
+        sprintf('%.1f ms', $ms[5]), $ms[5] < 50);
+}
+{
+    # 16 clients with Basic credentials of nobody trickling a body
+    my @held = map {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$t->{port}");
+        print $s "GET /images/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic"
+            . " bm9ib2R5Ong=\r\nContent-Length: 1000000\r\n\r\nx" if $s;
+        $s } 1 .. 16;
+    my $t0 = time;
+    my $st = $t->get('/images/1')->{status};
+    my $ms = (time - $t0) * 1000;
+    row('cost', '16 trickling Basic clients, then a GET', '200, < 1 s',
+        sprintf('%d; %.0f ms', $st, $ms), $st == 200 && $ms < 1000);
+    close $_ for grep { $_ } @held;
+}
+unlike_log('cost');
+
 sub unlike_log {
     my ($area) = @_;
     my $log = $t->error_log;
@@ -248,7 +326,7 @@ sub unlike_log {
     row($area, 'children crashed (error_log)', 0, $crash, !$crash);
 }
 
-# ---- 2. mixed load with checked PATCHes -----------------------------------
+# ---- 3. mixed load with checked PATCHes -----------------------------------
 print "\n== load: $CLIENTS clients for ${SECONDS}s\n";
 my $maxid = $t->sql_value('SELECT max(id) FROM images');
 my $rss0 = rss_by_pid();
@@ -363,7 +441,7 @@ rss_row('load', 'httpd resident memory, mid-load to end', $warm,
         rss_by_pid(), $asan);
 unlike_log('load');
 
-# ---- 3. database faults under load ----------------------------------------
+# ---- 4. database faults under load ----------------------------------------
 print "\n== database faults under load\n";
 my $lua = "$t->{dir}/count.lua";
 open my $lf, '>', $lua or die $!;

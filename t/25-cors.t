@@ -77,4 +77,18 @@ $r = $none->get('/images/1', headers => { Origin => $ok });
 ok !grep(/^access-control-/, keys %{ $r->{headers} }),
     'without ImagesCORSOrigins: no CORS headers';
 
+# configuration mistakes are refused when httpd starts, with the reason
+for my $c (['ImagesCORSOrigins * https://a.example', qr/'\*' or None alone/],
+           ['ImagesCORSOrigins https://a.example *', qr/'\*' or None alone/],
+           ['ImagesCORSOrigins http://', qr/takes origins such as/],
+           ['ImagesCORSOrigins https://a.example/path', qr/takes origins/],
+           ['ImagesBaseURL https://host/api/images?x=1',
+            qr/no query or fragment/],
+           ['ImagesBaseURL https://host/api#top', qr/no query or fragment/],
+           ['ImagesBaseURL http://', qr/with a host/]) {
+    my ($line, $why) = @$c;
+    my $out = eval { ImagesTest->new(conf => "$line\n", empty => 1); 1 }
+              ? '' : $@;
+    like $out, $why, "refused: $line";
+}
 done_testing;
