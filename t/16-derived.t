@@ -213,4 +213,26 @@ is $t->get('/images?search=swapb')->{json}{count},
                     AND description LIKE '%swapb%'}),
    'and the words are found';
 
+# ---- a PATCH's cost stays bounded: no table that only grows -------------
+# descriptions of 60 KB of random words, 20 at a time: once vacuumed, the
+# second 20 leave the database as large as the first left it (space freed
+# is used again; the search tables of an earlier design kept every word
+# for good, 16 MB a PATCH)
+my $size = sub { $t->sql('VACUUM'); $t->sql_value(
+    q{SELECT pg_database_size(current_database())}) };
+my $twenty = sub {
+    for my $k (1 .. 20) {
+        my $words = join ' ', map {
+            join '', map { ('a' .. 'z')[rand 26] } 1 .. 9 } 1 .. 6000;
+        my $r = $t->request(PATCH => '/images/1', %alice,
+                            json => { description => $words });
+        is $r->{status}, 200, 'a PATCH of 60 KB of new words' if $k == 1;
+    }
+    return $size->();
+};
+my $first = $twenty->();
+my $second = $twenty->();
+cmp_ok $second - $first, '<', 1024 * 1024,
+    sprintf('20 more such PATCHes grew the database by %.1f MB',
+            ($second - $first) / 1048576);
 done_testing;
