@@ -49,10 +49,10 @@ typedef struct {
     const char *tag;         /* "" when the filter is off */
     /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped):
      * search_all holds every pattern joined by newlines; search_lead the
-     * three longest terms that are long enough for the trigram index of the
-     * words (search_leads says how many: none for a search of short terms
-     * only), to lead the index together; search_rest the patterns of the
-     * other terms.  The store reads the leads and the rest; search_all is
+     * three terms with the longest runs of letters and digits, three or
+     * more, which the trigram index can look up (search_leads says how
+     * many: none for a search of short terms only); search_rest the
+     * patterns of the other terms.  The store reads the leads and the rest; search_all is
      * what the unit tests and fuzz/fuzz_query.c check the others against. */
     int search_terms;
     int search_leads;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <apr_hash.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "im_core.h"
@@ -365,13 +366,35 @@ static const char *fold_term(apr_pool_t *p, const char *s, apr_size_t len)
     return out;
 }
 
-/* Shorter terms have no trigram for the index to look up. */
+/* pg_trgm looks a term up by the trigrams of its words (runs of letters
+ * and digits): a term whose longest word is shorter has none, and the
+ * index would be read whole. */
 #define INDEXABLE_TERM 3
+
+/* The length in characters of the longest run of letters and digits in
+ * s (len bytes of UTF-8; any non-ASCII character counts as a letter). */
+static apr_size_t longest_word(const char *s, apr_size_t len)
+{
+    apr_size_t i, run = 0, best = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xC0) == 0x80) {
+            continue;                     /* the rest of a character */
+        }
+        run = (c >= 0x80 || apr_isalnum(c)) ? run + 1 : 0;
+        if (run > best) {
+            best = run;
+        }
+    }
+    return best;
+}
 
 static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
 {
     apr_array_header_t *pats = apr_array_make(p, 4, sizeof(char *));
-    /* the three longest terms' patterns and lengths, longest first */
+    /* the patterns of the three terms with the longest words, and the
+     * lengths of those words, longest first */
     const char *lead[3] = {"", "", ""};
     apr_size_t lead_len[3] = {0, 0, 0};
     apr_array_header_t *rest;
@@ -400,6 +423,7 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
         pat = like_pattern(p, start, len);
         *(char **)apr_array_push(pats) = pat;
+        len = longest_word(start, len);
         for (k = 0; k < 3; k++) {
             if (len > lead_len[k]) {
                 memmove(lead + k + 1, lead + k, (2 - k) * sizeof(*lead));
@@ -416,9 +440,9 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         return;
     }
     q->search_all = apr_array_pstrcat(p, pats, '\n');
-    /* the three longest lead when the index can use them: a shorter term
-     * matches too many words (all of them, for "e") for the words index to
-     * be of use, and is checked row by row */
+    /* the three with the longest words lead when the index can use them:
+     * the others are checked on the rows the leads found (or, with no
+     * lead, on every row) */
     for (k = 0; k < 3 && lead_len[k] >= INDEXABLE_TERM; k++) {
         q->search_lead[q->search_leads++] = lead[k];
     }

@@ -84,10 +84,17 @@ static void test_query(void)
     im_query_parse(p, "search=a%25b_c%5Cd+longestterm", 100, 1000, &q);
     is_str(q.search_all, "%a\\%b\\_c\\\\d%\n%longestterm%",
            "LIKE metacharacters escaped");
-    ok(q.search_leads == 2, "two long terms lead");
+    ok(q.search_leads == 1, "a term with no word of 3 does not lead");
     is_str(q.search_lead[0], "%longestterm%", "longest term leads");
-    is_str(q.search_lead[1], "%a\\%b\\_c\\\\d%", "second longest next");
+    is_str(q.search_rest, "%a\\%b\\_c\\\\d%", "the other is checked");
+    im_query_parse(p, "search=abc+xyzw", 100, 1000, &q);
     is_str(q.search_rest, "", "no term left when every term leads");
+    /* words are counted in characters, of letters and digits */
+    im_query_parse(p, "search=%C3%A9%C3%A9+c%2B%2B+1.0.2+a-b-c", 100, 1000,
+                   &q);
+    ok(q.search_leads == 0, "no word of three characters: none leads");
+    im_query_parse(p, "search=%C3%A9t%C3%A9+gcc-12", 100, 1000, &q);
+    ok(q.search_leads == 2, "three letters, or three of a longer term lead");
     im_query_parse(p, "search=bb+a+dddd+ccc+eeeee", 100, 1000, &q);
     ok(q.search_leads == 3 && strcmp(q.search_lead[0], "%eeeee%") == 0
        && strcmp(q.search_lead[1], "%dddd%") == 0
