@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: PATCH bodies (im_patch_parse on the raw bytes, not
- * NUL-terminated), CONTRACT.md section 6; and the Content-Type check.
+ * NUL-terminated), docs/api.md; and the Content-Type check.
  */
 #include <strings.h>
 

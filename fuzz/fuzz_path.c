@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the request path below the endpoint (im_path_parse,
- * im_parse_id, im_parse_uuid), CONTRACT.md section 8 "{id} forms".
+ * im_parse_id, im_parse_uuid), docs/api.md "{id} forms".
  */
 #include <ctype.h>
 

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the collection's query string (im_query_parse with the
  * default page size 100 and maximum 1000, search splitting, im_query_link,
- * im_form_decode), CONTRACT.md sections 5 and 8.
+ * im_form_decode), docs/api.md.
  */
 #include <apr_strings.h>
 

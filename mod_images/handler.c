@@ -1,6 +1,6 @@
 /*
  * The content handler: route the request (path, method), find out who is
- * asking, ask the store, and answer (CONTRACT.md sections 2 to 5 and 7).
+ * asking, ask the store, and answer (docs/api.md).
  */
 #include <string.h>
 

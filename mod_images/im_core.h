@@ -144,7 +144,7 @@ void im_buf_int64(im_buf_t *b, apr_int64_t v);
 /* A JSON string (null for NULL); -1 if s is not valid UTF-8. */
 int im_buf_string(im_buf_t *b, const char *s);
 
-/* Append the contract representation of one image (CONTRACT.md section 3);
+/* Append the contract representation of one image (docs/api.md);
  * -1, and nothing appended, when the row is malformed.  A date outside
  * years 1 to 9999 is written as null and counted in b->bad_dates. */
 int im_render_image(im_buf_t *b, const im_image_row_t *row);
@@ -167,7 +167,7 @@ int im_etag_match(const char *header, const char *etag, int strong);
 
 /* ---- PATCH bodies (im_patch.c) ---------------------------------------- */
 
-/* What a valid PATCH body asks to change (CONTRACT.md section 6). */
+/* What a valid PATCH body asks to change (docs/api.md). */
 typedef struct {
     int set_name, set_description, set_is_public, set_end_date, set_tags;
     const char *name;

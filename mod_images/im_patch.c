@@ -1,5 +1,5 @@
 /*
- * PATCH bodies: strict JSON, the writable keys of CONTRACT.md section 6,
+ * PATCH bodies: strict JSON, the writable keys of docs/api.md,
  * and Django REST Framework's messages, every field's errors at once.
  */
 #include <string.h>

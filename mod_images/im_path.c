@@ -1,6 +1,6 @@
 /*
  * Request paths below the endpoint: the collection, an item by integer id
- * or by uuid, or nothing (CONTRACT.md section 8, "{id} forms").
+ * or by uuid, or nothing (docs/api.md, "{id} forms").
  */
 #include <string.h>
 

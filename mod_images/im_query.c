@@ -1,5 +1,5 @@
 /*
- * The collection's query string (CONTRACT.md sections 5 and 8): filters,
+ * The collection's query string (docs/api.md): filters,
  * search terms, paging, and the links to other pages.
  *
  * Parsing follows what a Django REST Framework client sees: '+' is a space,

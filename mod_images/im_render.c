@@ -1,5 +1,5 @@
 /*
- * Rendering: the image representation of CONTRACT.md section 3, written
+ * Rendering: the image representation of docs/api.md, written
  * straight into a buffer (a page of images is the hot path: no JSON object
  * tree, no parsing of the store's tags and versions into one), error
  * bodies through jansson, and the ETag of what was written.

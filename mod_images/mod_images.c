@@ -330,7 +330,7 @@ static int lists_token(request_rec *r, const char *name, const char *token)
     return seek.found;
 }
 
-/* The headers every answer of the endpoint carries (CONTRACT.md section
+/* The headers every answer of the endpoint carries (docs/api.md section
  * 3), whatever else the configuration says: every answer depends on who
  * asks.  In err_headers_out, so that httpd's own errors (a refused Basic
  * login, a 413) carry them too; each hook that calls this may run again

@@ -1,7 +1,7 @@
 /*
- * The store: every SQL statement of the module, registered with mod_dbd at
- * configuration time under fixed labels, and run with bound parameters
- * through mod_dbd's connection pool.
+ * The store: every SQL statement of the module, written at configuration
+ * time under fixed labels, prepared on a pooled connection (mod_dbd's)
+ * when a request first needs it there, and run with bound parameters.
  *
  * Each request needs one round trip: the caller's identity (r->user or a
  * token), visibility, the filters, the count and the page with its tags,
@@ -30,19 +30,24 @@
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 
 /* The caller: params (user, token, page size, page).  uid is NULL for
- * anonymous; bad_token says a token was sent that names no current key. */
+ * anonymous; bad_token says a token was sent that names no current key;
+ * token, the first column of every statement (token_column()), says the
+ * same to the module: NULL without a token, 'x' for a bad one, else 'u'
+ * and the name of its user. */
 #define SQL_CALLER \
     "WITH c AS (SELECT CASE WHEN q.tok IS NULL THEN" \
     " (SELECT u.id FROM users u WHERE u.username = q.usr)" \
     " ELSE tk.user_id END AS uid," \
     " (q.tok IS NOT NULL AND tk.user_id IS NULL) AS bad_token," \
+    " CASE WHEN q.tok IS NOT NULL THEN coalesce('u' || (SELECT u.username" \
+    " FROM users u WHERE u.id = tk.user_id), 'x') END AS token," \
     " q.size, q.page" \
     " FROM (SELECT NULLIF(%s::text, '') AS usr, NULLIF(%s::text, '') AS tok," \
     " %s::int AS size, %s::bigint AS page) q" \
     " LEFT JOIN api_tokens tk ON tk.key = q.tok" \
     " AND (tk.expires_at IS NULL OR tk.expires_at > now()))"
 
-/* CONTRACT.md section 2, for images i and caller c.  The shares are the
+/* docs/api.md, for images i and caller c.  The shares are the
  * caller's, found once by image_members_user_idx (an uncorrelated sub-query
  * on the caller's id): not every share of the catalogue, hashed, as an
  * EXISTS correlated on i.id and c.uid was planned. */
@@ -87,15 +92,15 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 #define IMAGE_NCOLS 13
 
 #define SQL_GET_IMAGE(match) \
-    SQL_CALLER " SELECT c.bad_token, " SQL_IMAGE_COLUMNS \
+    SQL_CALLER " SELECT c.token, " SQL_IMAGE_COLUMNS \
     " FROM c LEFT JOIN images i ON " match " AND " SQL_VISIBLE
 
 /* The same for a caller with neither user nor token (most reads of a public
- * catalogue): SQL_VISIBLE for no caller (CONTRACT.md section 2: public and
+ * catalogue): SQL_VISIBLE for no caller (docs/api.md: public and
  * not ended), with no caller to look up and no shares to consult: a smaller
  * plan to start at each call.  One param: the id or uuid. */
 #define SQL_GET_IMAGE_ANON(match) \
-    "SELECT false, " SQL_IMAGE_COLUMNS " FROM (SELECT) c" \
+    "SELECT NULL::text, " SQL_IMAGE_COLUMNS " FROM (SELECT) c" \
     " LEFT JOIN images i ON " match " AND i.is_public AND " \
     SQL_NOT_ENDED("i")
 
@@ -146,7 +151,7 @@ static const char *const sql_search_rest =
 
 /* params: caller, tag ids to check ("1,2"), image id */
 #define SQL_PATCH_READ \
-    SQL_CALLER " SELECT c.bad_token," \
+    SQL_CALLER " SELECT c.token," \
     " (i.id IS NOT NULL AND " SQL_VISIBLE ") AS visible," \
     " (i.created_by = c.uid) AS is_creator," \
     " (SELECT string_agg(x::text, ',' ORDER BY x)" \
@@ -185,7 +190,7 @@ static const char *const sql_search_rest =
 
 /* Whether a token names a current key, for a request that reads nothing
  * else (OPTIONS, a method not allowed).  Params as SQL_CALLER. */
-#define SQL_TOKEN_CHECK SQL_CALLER " SELECT c.bad_token FROM c"
+#define SQL_TOKEN_CHECK SQL_CALLER " SELECT c.token FROM c"
 
 enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
        STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
@@ -224,7 +229,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
         " ELSE (c.page - 1) * c.size END AS off, n.total, c.size"
         " FROM c, n),";
     const char *tail = apr_pstrcat(p,
-        " SELECT c.bad_token, n.total, ", SQL_IMAGE_COLUMNS,
+        " SELECT c.token, n.total, ", SQL_IMAGE_COLUMNS,
         " FROM c CROSS JOIN n LEFT JOIN i ON true"
         " ORDER BY i.start_date DESC, i.id DESC", NULL);
 
@@ -686,6 +691,19 @@ static int is_true(const char *v)
     return v && v[0] == 't';
 }
 
+/* The token column (SQL_CALLER): whether a token was sent that names no
+ * current key; a good one's user becomes r->user, so that the access log
+ * says who read or edited. */
+static int token_column(request_rec *r, ap_dbd_t *dbd, apr_dbd_row_t *row)
+{
+    const char *v = col(dbd, row, 0);
+
+    if (v && v[0] == 'u') {
+        r->user = apr_pstrdup(r->pool, v + 1);
+    }
+    return v && v[0] == 'x';
+}
+
 im_store_status_e im_store_get_image(request_rec *r, const im_caller_t *who,
                                      const im_path_t *key, int *bad_token,
                                      int *found, im_image_row_t *img)
@@ -720,7 +738,7 @@ im_store_status_e im_store_get_image(request_rec *r, const im_caller_t *who,
         || !(row = get_row(r, dbd, res, 1))) {
         return IM_STORE_ERROR;
     }
-    *bad_token = is_true(col(dbd, row, 0));
+    *bad_token = token_column(r, dbd, row);
     read_image(dbd, row, 1, img);
     *found = img->id != NULL;
     return IM_STORE_OK;
@@ -746,7 +764,7 @@ static im_store_status_e list_rows(request_rec *r, int n_stmt, int nargs,
     if (n < 1 || !(row = get_row(r, dbd, res, 1))) {
         return IM_STORE_ERROR;
     }
-    *bad_token = is_true(col(dbd, row, 0));
+    *bad_token = token_column(r, dbd, row);
     if (!im_parse_int64(col(dbd, row, 1), count)) {
         return IM_STORE_ERROR;
     }
@@ -872,7 +890,7 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
         || !(row = get_row(r, dbd, res, 1))) {
         goto rollback;
     }
-    state.bad_token = is_true(col(dbd, row, 0));
+    state.bad_token = token_column(r, dbd, row);
     state.visible = is_true(col(dbd, row, 1));
     state.is_creator = is_true(col(dbd, row, 2));
     state.unknown_tags = col(dbd, row, 3);
@@ -980,7 +998,7 @@ im_store_status_e im_store_check_token(request_rec *r,
         || !(row = get_row(r, dbd, res, 1))) {
         return IM_STORE_ERROR;
     }
-    *bad_token = is_true(col(dbd, row, 0));
+    *bad_token = token_column(r, dbd, row);
     return IM_STORE_OK;
 }
 

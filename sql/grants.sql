@@ -16,6 +16,9 @@ SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')
 \if :new_role
 CREATE ROLE :"role" LOGIN;
 \endif
+-- exactly these: what an earlier release granted more goes first
+REVOKE ALL ON users, images, tags, image_tags, image_versions, image_members,
+    api_tokens, image_counts, creator_counts, schema_version FROM :"role";
 -- every read, the version check, mod_authn_dbd's password query
 GRANT SELECT ON users, images, tags, image_tags, image_versions,
     image_members, api_tokens, image_counts, creator_counts, schema_version

@@ -80,7 +80,7 @@ is $t->sql_value("SELECT replace(search_text, chr(10), '|') FROM tags"
                  . " WHERE id = 2"), 'centos|community enterprise os',
    'and follows its text';
 
-# dates the API could not write are refused (CONTRACT.md section 3)
+# dates the API could not write are refused (docs/api.md)
 for my $c (['images', 'start_date', 'infinity'],
            ['images', 'end_date', '-infinity'],
            ['images', 'end_date', '10000-01-01 00:00:00+00'],

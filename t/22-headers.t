@@ -1,4 +1,4 @@
-# The headers every answer of the endpoint carries (CONTRACT.md section 3):
+# The headers every answer of the endpoint carries (docs/api.md):
 # X-Content-Type-Options: nosniff, Vary: Authorization (once, whatever the
 # configuration), and Cache-Control: private when the caller is known.
 use strict;

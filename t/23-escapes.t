@@ -1,5 +1,5 @@
 # U+2028 and U+2029 are written as \u2028 and \u2029 in every JSON body
-# (CONTRACT.md section 3), as Django REST Framework writes them: a PATCHed
+# (docs/api.md), as Django REST Framework writes them: a PATCHed
 # name and description, the list, a tag's text, and error bodies.
 use strict;
 use warnings;

@@ -1,4 +1,4 @@
-# The size of a search (CONTRACT.md section 8): a term repeated in any
+# The size of a search (docs/api.md): a term repeated in any
 # letter case counts once; more distinct terms than ImagesSearchMaxTerms
 # (20 by default) is a 400 before anything is searched.
 use strict;

@@ -1,6 +1,6 @@
 # Tokens are looked up by their SHA-256, computed in the module: with
 # PostgreSQL logging every statement and its parameters, no token in plain
-# appears in its log, whatever the request (CONTRACT.md section 1).
+# appears in its log, whatever the request (docs/api.md).
 use strict;
 use warnings;
 use lib 't/lib';

@@ -1,4 +1,4 @@
-# GET /images: the collection (CONTRACT.md sections 2, 3, 5 and 8):
+# GET /images: the collection (docs/api.md, 3, 5 and 8):
 # visibility, order, filters, search, pagination and its links, hostile
 # parameters, and the paging directives.  Expected values come from the
 # fixture table at the top of sql/sample.sql.
