@@ -36,4 +36,9 @@ for my $plain ($alice, $carol, 'never-issued-token') {
 }
 is $t->sql_value(q{SELECT count(*) FROM api_tokens WHERE key LIKE '%token%'}),
    0, 'nor in api_tokens';
+# the token's user is r->user: the access log says who edited
+open my $al, '<', "$t->{dir}/access_log" or die $!;
+my @patches = grep { /"PATCH \/images\/5 / } <$al>;
+like $patches[0] // '', qr/^\S+ \S+ alice \[/,
+    'the access log names the token\'s user for the PATCH';
 done_testing;
