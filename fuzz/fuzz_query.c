@@ -3,6 +3,8 @@
  * default page size 100 and maximum 1000, search splitting, im_query_link,
  * im_form_decode), docs/api.md.
  */
+#include <ctype.h>
+
 #include <apr_strings.h>
 
 #include "fuzz_common.h"
@@ -112,6 +114,23 @@ static const char *next_line(const char *s)
     return *s ? s + 1 : s;
 }
 
+/* The longest run of ASCII letters and digits or non-ASCII characters in
+ * s[0..n), in characters: what makes a term a lead (im_query.c). */
+static size_t word_len(const char *s, size_t n)
+{
+    size_t i, run = 0, best = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch & 0xC0) == 0x80) {
+            continue;
+        }
+        run = (ch >= 0x80 || isalnum(ch)) ? run + 1 : 0;
+        best = run > best ? run : best;
+    }
+    return best;
+}
+
 static void check_query(const im_list_query_t *q)
 {
     const char *c;
@@ -149,14 +168,16 @@ static void check_query(const im_list_query_t *q)
         lines += *c == '\n';
     }
     CHECK(lines == q->search_terms - q->search_leads);
-    /* the leads are terms of the search, the longest first */
+    /* the leads are terms of the search with a word of 3 characters or
+     * more, the longest word first */
     CHECK(q->search_leads >= 0 && q->search_leads <= 3);
     for (k = 0; k < q->search_leads; k++) {
         CHECK(im_utf8_valid(q->search_lead[k]));
-        CHECK(strlen(q->search_lead[k]) >= 3);
+        CHECK(word_len(q->search_lead[k], strlen(q->search_lead[k])) >= 3);
         CHECK(strstr(q->search_all, q->search_lead[k]) != NULL);
-        CHECK(k == 0 || strlen(q->search_lead[k])
-                        <= strlen(q->search_lead[k - 1]) * 2);
+        CHECK(k == 0 || word_len(q->search_lead[k], strlen(q->search_lead[k]))
+                        <= word_len(q->search_lead[k - 1],
+                                    strlen(q->search_lead[k - 1])));
     }
     /* no pattern twice: a repeated term is dropped (checked pair by pair
      * on small searches only) */
@@ -174,11 +195,18 @@ static void check_query(const im_list_query_t *q)
     for (c = q->search_all; *c;) {
         size_t len = strcspn(c, "\n");
         CHECK(len >= 3 && c[0] == '%' && c[len - 1] == '%');
-        /* no term is longer than the longest lead (escapes at most double
-         * a pattern); with no lead, every term is under 3 bytes (each at
-         * most 3 in the pattern: U+FFFD for a byte that is not UTF-8) */
-        CHECK(q->search_leads ? len <= strlen(q->search_lead[0]) * 2
-                              : len <= 2 * 3 + 2);
+        /* a term that does not lead has no longer word than the last
+         * lead; with fewer than three leads, its words are under 3
+         * characters */
+        for (k = 0; k < q->search_leads
+                    && (strlen(q->search_lead[k]) != len
+                        || memcmp(q->search_lead[k], c, len) != 0); k++);
+        if (k == q->search_leads) {
+            CHECK(q->search_leads == 3
+                  ? word_len(c, len) <= word_len(q->search_lead[2],
+                                                 strlen(q->search_lead[2]))
+                  : word_len(c, len) < 3);
+        }
         /* a term holds no separator */
         CHECK(strcspn(c, " \t\n\v\f\r,") >= len);
         c += len + (c[len] == '\n');
