@@ -239,6 +239,14 @@ sub start_httpd {
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
         if ($s) { close $s; return $self }
+        # under a wrapper, an httpd that refused its configuration has
+        # exited, and said why to the wrapper's output
+        if ($self->{wrapper_pid}
+            && waitpid($self->{wrapper_pid}, WNOHANG) == $self->{wrapper_pid}) {
+            delete $self->{wrapper_pid};
+            open my $wo, '<', "$self->{dir}/wrapper.out";
+            die "httpd did not start: " . do { local $/; <$wo> // '' } . "\n";
+        }
         sleep 0.05;
     }
     die "httpd is not listening on $self->{port}\n" . $self->error_log;
