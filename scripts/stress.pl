@@ -294,15 +294,21 @@ cost_row('search of a term in most images', 'bounded', 200,
 # Basic logins: the same cost whether the user exists, has a password, or
 # not (no sleep on an empty result)
 $t->sql(q{INSERT INTO users (username) VALUES ('stress_nopw')});
+# (a wrapper such as valgrind slows every request alike: compared with each
+# other, not with a fixed time)
+my %median;
 for my $c (['unknown user', 'nobody_at_all'], ['wrong password', 'gen_user_1'],
            ['user without a password', 'stress_nopw']) {
     my @ms = sort { $a <=> $b } map {
         my ($db, $wall) = db_ms(sub { $t->get('/images/1', user => $c->[1],
                                               password => 'wrong') });
         $wall } 1 .. 11;
-    row('cost', "Basic login, $c->[0]: median of 11", '401, < 50 ms',
-        sprintf('%.1f ms', $ms[5]), $ms[5] < 50);
+    $median{$c->[0]} = $ms[5];
 }
+my ($lo, $hi) = (sort { $a <=> $b } values %median)[0, -1];
+row('cost', 'Basic login: unknown user, wrong password, no password',
+    'medians within 2x', join(', ', map { sprintf '%s %.1f ms', $_,
+    $median{$_} } sort keys %median), $hi < 2 * $lo);
 {
     # 16 clients with Basic credentials of nobody trickling a body
     my @held = map {
@@ -314,7 +320,8 @@ for my $c (['unknown user', 'nobody_at_all'], ['wrong password', 'gen_user_1'],
     my $st = $t->get('/images/1')->{status};
     my $ms = (time - $t0) * 1000;
     row('cost', '16 trickling Basic clients, then a GET', '200, < 1 s',
-        sprintf('%d; %.0f ms', $st, $ms), $st == 200 && $ms < 1000);
+        sprintf('%d; %.0f ms', $st, $ms), $st == 200
+        && $ms < ($ENV{IMAGES_TEST_WRAPPER} ? 10000 : 1000));
     close $_ for grep { $_ } @held;
 }
 unlike_log('cost');

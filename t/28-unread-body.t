@@ -86,7 +86,9 @@ for my $c (
     my $r = $t->get('/images/1');
     my $took = time - $t0;
     is $r->{status}, 200, '16 trickling Basic clients: an anonymous GET';
-    cmp_ok $took, '<', 1, sprintf('served within a second (%.3f s)', $took);
+    # (under valgrind every request is some ten times slower)
+    cmp_ok $took, '<', $ENV{IMAGES_TEST_WRAPPER} ? 10 : 1,
+        sprintf('served within a second (%.3f s)', $took);
     close $_ for @held;
 }
 
