@@ -30,15 +30,13 @@
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 
 /* The caller: params (user, token, page size, page).  uid is NULL for
- * anonymous; bad_token says a token was sent that names no current key;
- * token, the first column of every statement (token_column()), says the
- * same to the module: NULL without a token, 'x' for a bad one, else 'u'
+ * anonymous; token, the first column of every statement (token_column()),
+ * is NULL without a token, 'x' for one that names no current key, else 'u'
  * and the name of its user. */
 #define SQL_CALLER \
     "WITH c AS (SELECT CASE WHEN q.tok IS NULL THEN" \
     " (SELECT u.id FROM users u WHERE u.username = q.usr)" \
     " ELSE tk.user_id END AS uid," \
-    " (q.tok IS NOT NULL AND tk.user_id IS NULL) AS bad_token," \
     " CASE WHEN q.tok IS NOT NULL THEN coalesce('u' || (SELECT u.username" \
     " FROM users u WHERE u.id = tk.user_id), 'x') END AS token," \
     " q.size, q.page" \
