@@ -397,10 +397,8 @@ static int im_map_to_storage(request_rec *r)
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* statements must reach mod_dbd before its own post_config runs */
-    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
-
-    ap_hook_post_config(im_store_init, NULL, before_dbd, APR_HOOK_MIDDLE);
+    /* (mod_dbd's optional functions exist from its register_hooks on) */
+    ap_hook_post_config(im_store_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* an optional hook: no link to mod_dbd needed, nothing if it is absent */
     APR_OPTIONAL_HOOK(dbd, post_connect, im_store_post_connect, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -527,10 +527,10 @@ static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
     return 0;
 }
 
-/* mod_dbd's post_connect hook: the session settings above; and keep, with
- * each connection, every statement registered with mod_dbd for it (ours,
- * mod_authn_dbd's, ...), so that a reset connection can have them all
- * back. */
+/* mod_dbd's post_connect hook: the session settings above and the schema
+ * check; and keep, with each connection, the statements other modules
+ * registered with mod_dbd for it (mod_authn_dbd's), so that a reset
+ * connection can have them back (after_reset). */
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
