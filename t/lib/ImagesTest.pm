@@ -12,6 +12,9 @@ package ImagesTest;
 # top => DIR: take sql/, conf/ and the built module from another checkout
 # of this project instead of this one (bench/run --compare measures an
 # older commit side by side).
+#
+# no_pg => 1 with dbdparams => '...': no cluster of its own, httpd only,
+# pointed at a database started elsewhere (scripts/failover).
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -58,6 +61,10 @@ sub new {
     $self->{pgport} = free_port();
     $self->{port} //= free_port();
     $self->{owner_pid} = $$;
+    if ($opt{no_pg}) {
+        $self->start_httpd;
+        return $self;
+    }
     $self->start_pg;
     # schema => FILE: another schema (an older release's), no grants;
     # top => DIR: another checkout's sql/, conf/ and module (bench/run
@@ -361,7 +368,7 @@ sub DESTROY {
     my ($self) = @_;
     return unless $self->{owner_pid} && $self->{owner_pid} == $$;
     $self->stop_httpd;
-    eval { $self->stop_pg };
+    eval { $self->stop_pg } unless $self->{no_pg};
     if ($ENV{KEEP_TEST_DIR}) {
         warn "kept $self->{dir}\n";
     }
