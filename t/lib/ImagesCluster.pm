@@ -125,7 +125,7 @@ sub stop_process {
 }
 
 # psql, pg_ctl and patronictl as postgres when root, as the harness does
-*run_cmd = \&ImagesTest::run_cmd;
+sub run_cmd { goto &ImagesTest::run_cmd }
 
 sub wait_for {
     my ($self, $what, $seconds, $test) = @_;
