@@ -97,7 +97,8 @@ sub httpd_pid {
     chomp $pid;
     return $pid;
 }
-my $httpd_pid = httpd_pid();
+# (httpd listens before it writes its pid file)
+my $httpd_pid = $c->wait_for('httpd.pid', 10, \&httpd_pid);
 
 # ---- clients -------------------------------------------------------------
 # Each client loops: PATCH its image's name to the next value (with the
@@ -299,22 +300,33 @@ for my $n (sort keys %image) {
 my $bad_conns = grep {
     $_->{'primary images_read'} || $_->{'standby images_write'}
 } @conn_samples;
-my $restarted = httpd_pid() != $httpd_pid || (() = $t->error_log
-    =~ /resuming normal operations/g) != 1;
+# and the check saw both pools at work, at each point it sampled
+my %both;
+$both{$_->{label}} ||= $_->{'primary images_write'}
+    && $_->{'standby images_read'} for @conn_samples;
+my $unseen = grep { !$_ } values %both;
+# the same httpd parent, started once, and no child that crashed
+my $log = $t->error_log;
+my $starts = () = $log =~ /resuming normal operations/g;
+my @crashes = $log =~ /^(.*(?:exit signal|child pid \d+ exit).*)$/mg;
+my $restarted = httpd_pid() != $httpd_pid || $starts != 1 || @crashes;
+printf "httpd: parent %d then %d, %d start(s) in the log%s\n", $httpd_pid,
+    httpd_pid(), $starts, @crashes ? ", crashes:\n  " . join "\n  ", @crashes
+                                   : '' if $restarted;
 
-printf "\n%-7s %-52s %6s %8s %6s %8s %6s %6s %5s\n", 'scenario', 'what',
-    'PATCH', '503s', 'secs', 'GET', 'failed', 'stale', 'lost';
+printf "\n%-8s %-48s %6s %6s %6s %6s %6s %6s %6s %5s\n", 'scenario',
+    'what', 'PATCH', '503s', 'secs', 'GET', 'failed', 'secs', 'stale', 'lost';
 for my $s (@rows) {
     my $dur = $s->{patch_first} ? $s->{patch_last} - $s->{patch_first} : 0;
     $s->{patch_503_seconds} = sprintf '%.1f', $dur;
     $s->{read_fail_seconds} = sprintf '%.1f',
         $s->{get_first} ? $s->{get_last} - $s->{get_first} : 0;
-    printf "%-8s %-52s %6d %8s %6.1f %8d %6s %6d %5d\n", $s->{name},
-        substr($s->{what}, 0, 52), $s->{patchs} // 0,
+    printf "%-8s %-48s %6d %6s %6.1f %6d %6s %6.1f %6d %5d\n", $s->{name},
+        substr($s->{what}, 0, 48), $s->{patchs} // 0,
         ($s->{patch_failed} // 0) . ($s->{patch_other} ? '!' : ''), $dur,
         $s->{gets} // 0,
         ($s->{get_failed} // 0) . ($s->{get_other} ? '!' : ''),
-        $s->{stale} // 0, $s->{lost} // 0;
+        $s->{read_fail_seconds}, $s->{stale} // 0, $s->{lost} // 0;
 }
 for my $s (grep { $_->{statuses} } @rows) {
     printf "%-8s failed requests by status: %s\n", $s->{name}, join ', ',
@@ -333,13 +345,18 @@ my @checks = (
      $has_pool],
     ['read sessions only on the standby, write sessions only on the primary'
      . " (" . @conn_samples . " samples of pg_stat_activity)",
-     $has_pool && !$bad_conns],
+     $has_pool && !$bad_conns && !$unseen],
     ['0 stale reads after an acknowledged PATCH', !$sum->('stale')],
     ['0 lost writes (412 on the last ETag, or the database afterwards)',
      !$sum->('lost') && !$lost_final],
     ['every failed request a JSON 503 with Retry-After',
      !$sum->('patch_other') && !$sum->('get_other')],
     ['(b) no failed read', $sb && !$sb->{get_failed}],
+    # the only standby gone: reads that were on it fail until HAProxy
+    # sends them to the primary (at the first refused connection, or
+    # two failed health checks a second apart)
+    ['(a) reads fail for 10 s at most', !grep { $_->{name} eq 'a'
+        && $_->{read_fail_seconds} > 10 } @rows],
     ['(d) no failed request', !grep { $_->{name} eq 'd'
         && ($_->{patch_failed} || $_->{get_failed}) } @rows],
     ['no failed request between the scenarios', !grep {
