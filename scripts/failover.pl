@@ -20,10 +20,15 @@ use ImagesTest;
 use ImagesCluster;
 
 $| = 1;
-my %o = (clients => 6, json => undef, quiet => 0);
+# --writer-commit on (or local): the writer's commits do not wait for the
+# standby to apply them, to see the stale reads remote_apply prevents
+my %o = (clients => 6, json => undef, quiet => 0,
+         writer_commit => 'remote_apply');
 GetOptions('clients=i' => \$o{clients}, 'json=s' => \$o{json},
-           'quiet' => \$o{quiet})
-    or die "usage: scripts/failover [--clients N] [--json FILE]\n";
+           'quiet' => \$o{quiet}, 'writer-commit=s' => \$o{writer_commit})
+    && $o{writer_commit} =~ /^(remote_apply|on|local|off)$/
+    or die "usage: scripts/failover [--clients N] [--json FILE]"
+         . " [--writer-commit remote_apply|on|local|off]\n";
 my $TOP = $ImagesTest::TOP;
 my $JSON = JSON::PP->new->canonical;
 my $T0 = time;
@@ -47,7 +52,7 @@ sub apply_schema {
 }
 apply_schema();
 $c->sql($p, 'ALTER ROLE mod_images_writer SET synchronous_commit'
-            . ' = remote_apply');
+            . " = $o{writer_commit}");
 $c->load_sql($p, "$TOP/sql/sample.sql");
 # one user, token and image per client: each PATCHes as its image's creator
 $c->sql($p, <<"SQL");
