@@ -220,14 +220,14 @@ sub scenario {
 }
 
 check_conns('steady', 4);
-scenario('a', 'the standby dies (Patroni and PostgreSQL killed)', sub {
+scenario('a', 'the standby dies (Patroni, PostgreSQL)', sub {
     my $s = $c->settled->{standby};
     $c->crash_node($s);
     sleep 5;
     say_("(a) $s->{name} started again");
     $c->start_node($s);
 });
-scenario('b', 'the primary dies; Patroni promotes the standby', sub {
+scenario('b', 'the primary dies, the standby promoted', sub {
     my ($st) = @_;
     my $old = $c->settled;
     $c->crash_node($old->{primary});
@@ -245,7 +245,7 @@ scenario('c', 'patronictl switchover', sub {
     $c->patronictl('switchover', '--leader', $now->{primary}{name},
                    '--candidate', $now->{standby}{name}, '--force');
 });
-scenario('d', 'sql/schema.sql and grants.sql applied again, 3 times', sub {
+scenario('d', 'schema.sql, grants.sql again, 3 times', sub {
     $p = $c->primary;
     apply_schema() for 1 .. 3;
 });
@@ -283,6 +283,8 @@ for my $e (@events) {
     };
     my $op = $e->{op};
     $s->{"${op}s"}++;
+    my $took = $e->{t2} - $e->{t1};
+    $s->{"${op}_slowest"} = $took if $took > ($s->{"${op}_slowest"} // 0);
     next if $e->{result} =~ /^ok/;
     if ($e->{result} =~ /^stale/) { $s->{stale}++; next }
     if ($e->{result} eq 'lost') { $s->{lost}++; next }
@@ -319,25 +321,28 @@ printf "httpd: parent %d then %d, %d start(s) in the log%s\n", $httpd_pid,
     httpd_pid(), $starts, @crashes ? ", crashes:\n  " . join "\n  ", @crashes
                                    : '' if $restarted;
 
-printf "\n%-8s %-48s %6s %6s %6s %6s %6s %6s %6s %5s\n", 'scenario',
-    'what', 'PATCH', '503s', 'secs', 'GET', 'failed', 'secs', 'stale', 'lost';
+printf "\n%-8s %-40s %6s %5s %5s %5s %6s %6s %5s %5s %5s %4s\n", 'scenario',
+    'what', 'PATCH', '503s', 'secs', 'max', 'GET', 'failed', 'secs', 'max',
+    'stale', 'lost';
 for my $s (@rows) {
     my $dur = $s->{patch_first} ? $s->{patch_last} - $s->{patch_first} : 0;
     $s->{patch_503_seconds} = sprintf '%.1f', $dur;
     $s->{read_fail_seconds} = sprintf '%.1f',
         $s->{get_first} ? $s->{get_last} - $s->{get_first} : 0;
-    printf "%-8s %-48s %6d %6s %6.1f %6d %6s %6.1f %6d %5d\n", $s->{name},
-        substr($s->{what}, 0, 48), $s->{patchs} // 0,
+    printf "%-8s %-40s %6d %5s %5.1f %5.1f %6d %6s %5.1f %5.1f %5d %4d\n",
+        $s->{name}, substr($s->{what}, 0, 40), $s->{patchs} // 0,
         ($s->{patch_failed} // 0) . ($s->{patch_other} ? '!' : ''), $dur,
-        $s->{gets} // 0,
+        $s->{patch_slowest} // 0, $s->{gets} // 0,
         ($s->{get_failed} // 0) . ($s->{get_other} ? '!' : ''),
-        $s->{read_fail_seconds}, $s->{stale} // 0, $s->{lost} // 0;
+        $s->{read_fail_seconds}, $s->{get_slowest} // 0, $s->{stale} // 0,
+        $s->{lost} // 0;
 }
 for my $s (grep { $_->{statuses} } @rows) {
     printf "%-8s failed requests by status: %s\n", $s->{name}, join ', ',
         map { "$_ x $s->{statuses}{$_}" } sort keys %{ $s->{statuses} };
 }
-print "(! = some failures were not a JSON 503 with Retry-After)\n"
+print "secs: first failure to last; max: slowest request (seconds)\n";
+print "!: some failures were not a JSON 503 with Retry-After\n"
     if grep { $_->{patch_other} || $_->{get_other} } @rows;
 my ($sb) = grep { $_->{name} eq 'b' } @rows;
 printf "(b) promotion %.1f s after the kill\n", $sb->{promoted} - $sb->{start}
