@@ -1182,6 +1182,10 @@ broken:
     return PATCH_BROKEN;
 }
 
+/* The most dead connections one PATCH replaces (the write pool's Max, as
+ * far as a sane one goes). */
+#define LOST_MAX 64
+
 im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        const im_path_t *key,
                                        const im_patch_t *patch,
@@ -1191,7 +1195,7 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
     int write = im_write_pool_configured(r);
     ap_dbd_t *dbd = acquire(r, write);
     im_store_status_e st;
-    int again = 1;
+    int again = 1, lost = 0;
     fail_t f;
 
     *decision = 0;
@@ -1226,7 +1230,13 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
         if (!recover(r, write, &dbd, &f, again, &st)) {
             return st;
         }
-        again = 0;
+        /* BEGIN lost on the write pool: its other idle connections died
+         * with the same server (a restart, a failover), each is replaced
+         * in turn; nothing of the PATCH ran yet */
+        if (!(write && f.kind == FAIL_CONNECTION && f.n < 0
+              && ++lost < LOST_MAX)) {
+            again = 0;
+        }
     }
 }
 
