@@ -146,7 +146,8 @@ sub client {
         }
         else {
             # a PATCH that failed may or may not have committed
-            $note->($t1, 'patch', $r, $r->{status} == 412 ? 'lost' : 'fail');
+            $note->($t1, 'patch', $r, $r->{status} == 412 ? 'lost'
+                                      : 'fail ' . detail($r));
             undef $etag;
             sleep 0.2;
             next;
@@ -155,13 +156,20 @@ sub client {
         $r = $http->request('GET', $url, { headers => \%auth });
         my $seen = $r->{status} == 200
             && ($r->{content} =~ /"name":\s*"c\Q$n\E-(\d+)"/)[0];
-        $note->($t1, 'get', $r, !$seen ? 'fail'
+        $note->($t1, 'get', $r, !$seen ? 'fail ' . detail($r)
                 : $seen < $acked ? "stale $seen" : "ok $seen");
         sleep 0.2 if $r->{status} != 200;
         sleep 0.01;
     }
     print $out "acked $acked\n";
     close $out;
+}
+# what a failed answer said, for the report
+sub detail {
+    my ($r) = @_;
+    my $d = $r->{status} == 599 ? $r->{content}
+          : eval { $JSON->decode($r->{content})->{detail} } // '';
+    return substr($d =~ s/\s+/ /gr, 0, 80);
 }
 my %client_pid;
 my $main_pid = $$;
@@ -294,6 +302,7 @@ for my $e (@events) {
     $s->{"${op}_first"} //= $e->{t1};
     $s->{"${op}_last"} = $e->{t2};
     $s->{statuses}{$e->{status}}++;
+    push @{ $s->{failed_gets} }, $e if $op eq 'get';
 }
 my $lost_final = 0;
 for my $n (sort keys %image) {
@@ -344,6 +353,12 @@ for my $s (grep { $_->{statuses} } @rows) {
 print "secs: first failure to last; max: slowest request (seconds)\n";
 print "!: some failures were not a JSON 503 with Retry-After\n"
     if grep { $_->{patch_other} || $_->{get_other} } @rows;
+# the failed reads one by one, at their time in the run
+for my $s (@rows) {
+    printf "%-8s a GET failed at %.1f s: %d %s\n", $s->{name},
+        $_->{t1} - $T0, $_->{status}, $_->{result} =~ s/^fail ?//r
+        for @{ $s->{failed_gets} || [] };
+}
 my ($sb) = grep { $_->{name} eq 'b' } @rows;
 printf "(b) promotion %.1f s after the kill\n", $sb->{promoted} - $sb->{start}
     if $sb && $sb->{promoted};
@@ -378,6 +393,11 @@ my $failed = 0;
 for (@checks) {
     printf "%-4s %s\n", $_->[1] ? 'ok' : 'NOT', $_->[0];
     $failed++ unless $_->[1];
+}
+# what HAProxy saw, to read a failure against
+if ($failed) {
+    print "HAProxy's server states:\n";
+    printf "%6.1f  %s\n", $_->[0] - $T0, $_->[1] for @{ $c->haproxy_events };
 }
 printf "%d of %d held; %.0f s in all\n", @checks - $failed, scalar @checks,
     time - $T0;

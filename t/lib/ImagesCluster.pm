@@ -18,6 +18,7 @@ use IO::Socket::UNIX;
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
+use Time::Local ();
 use ImagesTest ();
 
 my $PGBIN = $ENV{PGBIN} || '/usr/lib/postgresql/15/bin';
@@ -133,6 +134,7 @@ sub wait_for {
     while (time < $deadline) {
         my $ok = eval { $test->() };
         return $ok if $ok;
+        die $@ if $@ =~ /^interrupted/;    # Ctrl-C (scripts/failover.pl)
         sleep 0.2;
     }
     die "timed out after ${seconds}s waiting for $what\n" . $self->diagnose;
@@ -193,7 +195,8 @@ sub haproxy_cfg {
         return "server $n->{name}$primary 127.0.0.1:$n->{pg_port}";
     };
     return $self->from_conf('haproxy.cfg',
-        qr/^\s*log .*\n/m => '',
+        # state changes to its output (haproxy.log), with the time
+        qr{log /dev/log local0} => 'log stderr format iso local0 notice',
         qr{/run/haproxy/images\.sock} => "$self->{dir}/haproxy.sock",
         qr/10\.0\.0\.10:5000/ => "127.0.0.1:$self->{write_port}",
         qr/10\.0\.0\.10:5001/ => "127.0.0.1:$self->{read_port}",
@@ -324,6 +327,24 @@ sub wait_settled {
     my ($self, $seconds) = @_;
     return $self->wait_for('a primary, a synchronous standby and HAProxy'
                            . ' agreeing', $seconds, sub { $self->settled });
+}
+
+# HAProxy's server state changes: [ [epoch seconds, text], ... ]
+sub haproxy_events {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/haproxy.log" or return [];
+    my @ev;
+    while (<$fh>) {
+        my ($y, $mo, $d, $h, $mi, $sec, $sign, $oh, $om, $what) = /^<\d+>
+            (\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)
+            (?:Z|([+-])(\d\d):(\d\d)) .*?(Server\ \S+\ is\ \w+)/x
+            or next;
+        my $off = $sign ? ($sign eq '-' ? -1 : 1) * ($oh * 3600 + $om * 60)
+                        : 0;
+        push @ev, [ Time::Local::timegm(int $sec, $mi, $h, $d, $mo - 1, $y)
+                    + $sec - int($sec) - $off, $what ];
+    }
+    return \@ev;
 }
 
 # ---- SQL -----------------------------------------------------------------
