@@ -16,6 +16,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use Time::Local ();
 use ImagesTest;
 use ImagesCluster;
 
@@ -353,11 +354,25 @@ for my $s (grep { $_->{statuses} } @rows) {
 print "secs: first failure to last; max: slowest request (seconds)\n";
 print "!: some failures were not a JSON 503 with Retry-After\n"
     if grep { $_->{patch_other} || $_->{get_other} } @rows;
-# the failed reads one by one, at their time in the run
+# the failed reads one by one, at their time in the run, with what the
+# module logged when it answered 503
+my %month = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
+             Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
+my @answered_503 = map {
+    my ($mo, $d, $h, $mi, $sec, $y) =
+        /^\[\w+ (\w+) (\d+) (\d+):(\d+):(\d+(?:\.\d+)?) (\d+)\]/;
+    $mo ? [ Time::Local::timelocal(int $sec, $mi, $h, $d, $month{$mo}, $y)
+            + $sec - int($sec), /(AH\d+: .*)/ ] : ();
+} grep { /answering 503/ } split /\n/, $log;
 for my $s (@rows) {
-    printf "%-8s a GET failed at %.1f s: %d %s\n", $s->{name},
-        $_->{t1} - $T0, $_->{status}, $_->{result} =~ s/^fail ?//r
-        for @{ $s->{failed_gets} || [] };
+    for my $e (@{ $s->{failed_gets} || [] }) {
+        printf "%-8s a GET failed at %.1f s: %d %s\n", $s->{name},
+            $e->{t1} - $T0, $e->{status}, $e->{result} =~ s/^fail ?//r;
+        printf "           logged at %.1f s: %s\n", $_->[0] - $T0,
+            substr($_->[1], 0, 160)
+            for grep { $_->[0] >= $e->{t1} - 0.1 && $_->[0] <= $e->{t2} + 0.1 }
+                @answered_503;
+    }
 }
 my ($sb) = grep { $_->{name} eq 'b' } @rows;
 printf "(b) promotion %.1f s after the kill\n", $sb->{promoted} - $sb->{start}
@@ -394,11 +409,9 @@ for (@checks) {
     printf "%-4s %s\n", $_->[1] ? 'ok' : 'NOT', $_->[0];
     $failed++ unless $_->[1];
 }
-# what HAProxy saw, to read a failure against
-if ($failed) {
-    print "HAProxy's server states:\n";
-    printf "%6.1f  %s\n", $_->[0] - $T0, $_->[1] for @{ $c->haproxy_events };
-}
+# what HAProxy saw, to read the failures against
+print "HAProxy's server states:\n";
+printf "%6.1f  %s\n", $_->[0] - $T0, $_->[1] for @{ $c->haproxy_events };
 printf "%d of %d held; %.0f s in all\n", @checks - $failed, scalar @checks,
     time - $T0;
 if ($o{json}) {
