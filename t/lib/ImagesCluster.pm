@@ -335,12 +335,14 @@ sub haproxy_events {
     open my $fh, '<', "$self->{dir}/haproxy.log" or return [];
     my @ev;
     while (<$fh>) {
-        my ($y, $mo, $d, $h, $mi, $sec, $sign, $oh, $om, $what) = /^<\d+>
-            (\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)
-            (?:Z|([+-])(\d\d):(\d\d)) .*?(Server\ \S+\ is\ \w+)/x
+        my ($y, $mo, $d, $h, $mi, $sec, $sign, $oh, $om, $what) = /^
+            (?:<\d+>)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)
+            (?:Z|([+-])(\d\d):(\d\d))\ .*?
+            ((?:Backup\ )?Server\ \S+\ is\ \w+(?:\ via\ \S+)?)/x
             or next;
         my $off = $sign ? ($sign eq '-' ? -1 : 1) * ($oh * 3600 + $om * 60)
                         : 0;
+        $what =~ s/\.$//;
         push @ev, [ Time::Local::timegm(int $sec, $mi, $h, $d, $mo - 1, $y)
                     + $sec - int($sec) - $off, $what ];
     }
