@@ -394,9 +394,27 @@ static int im_map_to_storage(request_rec *r)
            ? OK : DECLINED;
 }
 
+/* MOD_IMAGES_VERSION comes from configure.ac through the Makefile */
+#ifndef MOD_IMAGES_VERSION
+#error "MOD_IMAGES_VERSION undefined: build with the Makefile (make)"
+#endif
+
+/* the version in the server banner: the error log's "configured" line,
+ * and the Server header under ServerTokens Full */
+static int im_banner(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    ap_add_version_component(pconf, "mod_images/" MOD_IMAGES_VERSION);
+    return OK;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_post_config(im_banner, NULL, NULL, APR_HOOK_MIDDLE);
     /* (mod_dbd's optional functions exist from its register_hooks on) */
     ap_hook_post_config(im_store_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* an optional hook: no link to mod_dbd needed, nothing if it is absent */
