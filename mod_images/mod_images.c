@@ -188,6 +188,15 @@ static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+/* Whether the directive's line has more than one argument. */
+static int several_args(cmd_parms *cmd)
+{
+    const char *args = cmd->directive ? cmd->directive->args : "";
+
+    return *ap_getword_conf(cmd->temp_pool, &args)
+           && *ap_getword_conf(cmd->temp_pool, &args);
+}
+
 /* ImagesCORSOrigins https://a.example https://b.example ... | * | None */
 static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
                                    const char *arg)
@@ -199,9 +208,10 @@ static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
         conf->cors_any = 0;
     }
     /* '*' and None each stand alone: with origins listed they would
-     * silently override them */
+     * silently override them (or None be overridden: "None *") */
     if ((strcmp(arg, "*") == 0 || strcasecmp(arg, "none") == 0)
-        && (conf->cors_any || conf->cors_origins->nelts)) {
+        && (conf->cors_any || conf->cors_origins->nelts
+            || several_args(cmd))) {
         return "ImagesCORSOrigins takes '*' or None alone, not with origins";
     }
     if (strcmp(arg, "*") == 0) {
