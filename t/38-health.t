@@ -40,7 +40,7 @@ my $r = $t->request(HEAD => '/images-health');
 is $r->{status}, 200, 'HEAD: 200';
 is $r->{content}, '', 'HEAD: no body';
 healthy($t->request(OPTIONS => '/images-health'),
-        'OPTIONS (mod_proxy_hcheck\'s default)');
+        'OPTIONS');
 $r = $t->request(POST => '/images-health', body => 'x');
 is $r->{status}, 405, 'POST: 405';
 is $r->{headers}{allow}, 'GET, HEAD, OPTIONS', 'with Allow';
