@@ -534,6 +534,7 @@ static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
+    im_stats_count(IM_STAT_CONNECT);
     set_session(cfg->server, pool, dbd);
     schema_ok(pool, cfg->server, dbd, 1);
     apr_pool_userdata_setn(cfg->queries, "mod_images_queries", NULL,
@@ -551,9 +552,14 @@ static void after_reset(request_rec *r, ap_dbd_t *dbd)
     apr_hash_index_t *hi;
     int n, nrows = 0;
 
+    im_stats_count(IM_STAT_RECONNECT);
     set_session(r->server, r->pool, dbd);
     apr_dbd_query(dbd->driver, dbd->handle, &nrows, "DEALLOCATE ALL");
     for (n = 0; n < STMT_COUNT; n++) {
+        if (apr_hash_get(dbd->prepared, stmts[n].label,
+                         APR_HASH_KEY_STRING)) {
+            im_stats_count(IM_STAT_REPREPARE);
+        }
         apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING,
                      NULL);
     }
@@ -568,6 +574,7 @@ static void after_reset(request_rec *r, ap_dbd_t *dbd)
         apr_hash_this(hi, &label, NULL, &query);
         if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, query,
                             label, &stmt) == 0) {
+            im_stats_count(IM_STAT_REPREPARE);
             apr_hash_set(dbd->prepared, label, APR_HASH_KEY_STRING, stmt);
         }
     }
@@ -612,6 +619,7 @@ static int select_once(request_rec *r, ap_dbd_t *dbd, int n, int nargs,
  * statement cancelled for its time is not retried: a 503. */
 static im_store_status_e failed(request_rec *r, ap_dbd_t *dbd)
 {
+    im_stats_count(IM_STAT_DB_ERROR);
     if (apr_table_get(r->notes, "mod_images_cancelled")) {
         return IM_STORE_UNAVAILABLE;
     }
@@ -622,9 +630,15 @@ static im_store_status_e failed(request_rec *r, ap_dbd_t *dbd)
 /* A pooled connection whose database has the right schema, else NULL. */
 static ap_dbd_t *acquire(request_rec *r)
 {
+    apr_time_t start = apr_time_now();
     ap_dbd_t *dbd = dbd_acquire(r);
 
-    return dbd && schema_ok(r->pool, r->server, dbd, 0) ? dbd : NULL;
+    im_stats_wait(r, apr_time_now() - start);
+    if (dbd && schema_ok(r->pool, r->server, dbd, 0)) {
+        return dbd;
+    }
+    im_stats_count(IM_STAT_DB_UNAVAILABLE);
+    return NULL;
 }
 
 /* Run statement n; when it fails on a live connection, prepare it again
@@ -1002,6 +1016,11 @@ im_store_status_e im_store_check_token(request_rec *r,
     }
     *bad_token = token_column(r, dbd, row);
     return IM_STORE_OK;
+}
+
+int im_store_schema_version(void)
+{
+    return SCHEMA_VERSION;
 }
 
 im_store_status_e im_store_ping(request_rec *r)

@@ -45,7 +45,7 @@ $r = $t->get('/images/1', headers => { Origin => $ok },
              user => 'alice', password => 'bad');
 is $r->{status}, 401, 'failed Basic login';
 is $r->{headers}{'access-control-allow-origin'}, $ok,
-    'httpd\'s own 401 (through ErrorDocument) carries them too';
+    'httpd\'s own 401 (the error filter) carries them too';
 $r = $t->request(PATCH => '/images/12', headers => { Origin => $ok },
                  token => 'alice-token-0123456789abcdef',
                  json => { name => 'Docker Workshop' });
