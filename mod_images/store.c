@@ -639,17 +639,27 @@ static int reset(request_rec *r, ap_dbd_t *dbd)
     return 1;
 }
 
+static int replace(request_rec *r, int write, ap_dbd_t **dbdp);
+
 /* A pooled connection (the write pool's, or mod_dbd's) whose database has
  * the right schema, else NULL. */
 static ap_dbd_t *acquire(request_rec *r, int write)
 {
     ap_dbd_t *dbd = write ? im_write_pool_acquire(r) : dbd_acquire(r);
+    PGconn *c;
 
     if (!dbd) {
         return NULL;
     }
     check_session(r, dbd);
-    return schema_ok(r->pool, r->server, dbd, 0) ? dbd : NULL;
+    if (schema_ok(r->pool, r->server, dbd, 0)) {
+        return dbd;
+    }
+    /* the check found the connection dead (it died idle in the pool):
+     * another one */
+    c = pg(dbd);
+    return c && PQstatus(c) != CONNECTION_OK && replace(r, write, &dbd)
+           ? dbd : NULL;
 }
 
 /* Prepare statement n on this connection (again: 26000, or a new
