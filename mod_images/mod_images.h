@@ -126,8 +126,8 @@ im_store_status_e im_store_check_token(request_rec *r,
                                        const im_caller_t *who,
                                        int *bad_token);
 
-/* One trivial statement: recovers a reset connection (prepares every
- * statement again, other modules' too) when it finds one. */
+/* One trivial statement: recovers a reset connection (its session set up
+ * again, mod_authn_dbd's statement prepared again) when it finds one. */
 im_store_status_e im_store_ping(request_rec *r);
 
 /* mod_dbd's post_connect hook (registered when mod_dbd offers it). */

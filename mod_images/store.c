@@ -1192,9 +1192,9 @@ broken:
     return PATCH_BROKEN;
 }
 
-/* The most dead connections one PATCH replaces (the write pool's Max, as
- * far as a sane one goes). */
-#define LOST_MAX 64
+/* The most dead connections one PATCH replaces at BEGIN (more wait for
+ * the next PATCH). */
+#define LOST_MAX 16
 
 im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        const im_path_t *key,
