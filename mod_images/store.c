@@ -794,6 +794,9 @@ static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
                           f->message);
             return 1;
         }
+        if (!again && write) {
+            im_write_pool_invalidate(r, *dbdp);   /* not back to the pool */
+        }
         *st = IM_STORE_UNAVAILABLE;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20007)
                       "%s: the database connection was lost (%s)%s; "
@@ -804,8 +807,8 @@ static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
         if (again && f->n >= 0) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(20002)
                           "%s: the database session no longer has the "
-                          "statement %s; preparing it again", f->what,
-                          stmts[f->n].label);
+                          "module's prepared statement for it (%s); "
+                          "preparing it again", f->what, f->message);
             apr_hash_set((*dbdp)->prepared, stmts[f->n].label,
                          APR_HASH_KEY_STRING, NULL);
             return 1;
