@@ -58,8 +58,9 @@ static int identify(request_rec *r, const im_dir_conf_t *conf,
         who->token = "";
     }
     else if (!(who->token = im_token_digest(r->pool, who->token))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "SHA-256 of a token failed (libcrypto)");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20201)
+                      "computing the SHA-256 of a token failed (OpenSSL's "
+                      "libcrypto); answering 500");
         return im_send_server_error(r);
     }
     return DECLINED;
@@ -246,8 +247,9 @@ static int page_link(im_buf_t *b, request_rec *r, const im_dir_conf_t *conf,
 
 static int link_failed(request_rec *r)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  "a page link is not UTF-8 (ImagesBaseURL?)");
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20202)
+                  "a next or previous link is not valid UTF-8: check "
+                  "ImagesBaseURL; answering 500");
     return im_send_server_error(r);
 }
 

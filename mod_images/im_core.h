@@ -209,4 +209,14 @@ im_token_e im_token_parse(apr_pool_t *p, const char *header,
  * in plain reaches the database or its logs.  NULL on failure. */
 const char *im_token_digest(apr_pool_t *p, const char *key);
 
+/* ---- PostgreSQL's error messages (im_pgerr.c) ------------------------- */
+
+/* The SQLSTATE of a libpq message written with PQERRORS_VERBOSE ("ERROR:
+ * 42501: ..."): 1 and the five characters in state, else 0 and "". */
+int im_pg_sqlstate(const char *msg, char state[6]);
+
+/* The message for a log line: its text, DETAIL and HINT joined on one line
+ * (no severity, SQLSTATE, LOCATION, statement text or trailing newline). */
+const char *im_pg_message(apr_pool_t *p, const char *msg);
+
 #endif /* IM_CORE_H */

@@ -38,6 +38,12 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 
     (void)s;
     conf->statement_timeout = IM_UNSET;
+    conf->session_setup = IM_UNSET;
+    conf->write_params = NULL;
+    conf->write_min = IM_UNSET;
+    conf->write_keep = IM_UNSET;
+    conf->write_max = IM_UNSET;
+    conf->write_exptime = IM_UNSET;
     return conf;
 }
 
@@ -68,6 +74,12 @@ static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     im_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     MERGE(statement_timeout);
+    MERGE(session_setup);
+    MERGE_PTR(write_params);
+    MERGE(write_min);
+    MERGE(write_keep);
+    MERGE(write_max);
+    MERGE(write_exptime);
     return conf;
 }
 
@@ -149,6 +161,47 @@ static const char *set_statement_timeout(cmd_parms *cmd, void *cfg,
                "(no limit) to 86400";
     }
     conf->statement_timeout = (int)(v * 1000 + 0.5);
+    return NULL;
+}
+
+static im_server_conf_t *server_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &images_module);
+}
+
+static const char *set_session_setup(cmd_parms *cmd, void *cfg, int flag)
+{
+    (void)cfg;
+    server_conf(cmd)->session_setup = flag;
+    return NULL;
+}
+
+static const char *set_write_params(cmd_parms *cmd, void *cfg,
+                                    const char *arg)
+{
+    (void)cfg;
+    if (!*arg) {
+        return "ImagesWriteDBDParams needs a libpq connection string";
+    }
+    server_conf(cmd)->write_params = arg;
+    return NULL;
+}
+
+/* ImagesWriteDBDMin, Keep, Max, Exptime: cmd->info says which field. */
+static const char *set_write_number(cmd_parms *cmd, void *cfg,
+                                    const char *arg)
+{
+    im_server_conf_t *conf = server_conf(cmd);
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    int *field = (int *)((char *)conf + (apr_size_t)cmd->info);
+
+    (void)cfg;
+    if (!*arg || *end || v < 0 || v > 100000) {
+        return apr_psprintf(cmd->pool, "%s must be an integer from 0 to "
+                            "100000", cmd->cmd->name);
+    }
+    *field = (int)v;
     return NULL;
 }
 
@@ -262,6 +315,29 @@ static const command_rec images_cmds[] = {
                   RSRC_CONF,
                   "Seconds a statement may run before PostgreSQL cancels it "
                   "and the request gets 503 (default 5; 0: no limit)"),
+    AP_INIT_FLAG("ImagesSessionSetup", set_session_setup, NULL, RSRC_CONF,
+                 "On: send the module's session settings (SET ...) on "
+                 "each new connection; Off: they are set on the role "
+                 "(default On)"),
+    AP_INIT_TAKE1("ImagesWriteDBDParams", set_write_params, NULL, RSRC_CONF,
+                  "libpq connection string of the module's own pool for "
+                  "PATCH (default: none, PATCH uses mod_dbd's pool)"),
+    AP_INIT_TAKE1("ImagesWriteDBDMin", set_write_number,
+                  (void *)APR_OFFSETOF(im_server_conf_t, write_min),
+                  RSRC_CONF, "Connections the write pool keeps open at "
+                  "least, per child (default 1)"),
+    AP_INIT_TAKE1("ImagesWriteDBDKeep", set_write_number,
+                  (void *)APR_OFFSETOF(im_server_conf_t, write_keep),
+                  RSRC_CONF, "Idle connections the write pool keeps, per "
+                  "child (default 2)"),
+    AP_INIT_TAKE1("ImagesWriteDBDMax", set_write_number,
+                  (void *)APR_OFFSETOF(im_server_conf_t, write_max),
+                  RSRC_CONF, "Most connections of the write pool, per "
+                  "child (default 10)"),
+    AP_INIT_TAKE1("ImagesWriteDBDExptime", set_write_number,
+                  (void *)APR_OFFSETOF(im_server_conf_t, write_exptime),
+                  RSRC_CONF, "Seconds an idle connection of the write "
+                  "pool above ImagesWriteDBDKeep lives (default 300)"),
     AP_INIT_TAKE1("ImagesSearchMaxTerms", set_search_max_terms, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Most distinct search terms a request may send; more is "
@@ -454,6 +530,9 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(im_banner, NULL, NULL, APR_HOOK_MIDDLE);
     /* (mod_dbd's optional functions exist from its register_hooks on) */
     ap_hook_post_config(im_store_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(im_write_pool_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(im_write_pool_child_init, NULL, NULL,
+                       APR_HOOK_MIDDLE);
     /* an optional hook: no link to mod_dbd needed, nothing if it is absent */
     APR_OPTIONAL_HOOK(dbd, post_connect, im_store_post_connect, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -35,13 +35,30 @@ typedef struct {
     int search_max_terms;    /* ImagesSearchMaxTerms, default 20 */
 } im_dir_conf_t;
 
+typedef struct im_write_pool_t im_write_pool_t;
+
 /* Per-server configuration: what a pooled connection is set up with
- * (mod_dbd's connections belong to a server, not to a <Location>). */
+ * (mod_dbd's connections belong to a server, not to a <Location>), and the
+ * module's own pool for PATCH.  Every field starts unset (IM_UNSET, NULL);
+ * merging builds a new struct. */
 typedef struct {
     int statement_timeout;   /* ImagesStatementTimeout, ms; default 5 s */
+    int session_setup;       /* ImagesSessionSetup, default On */
+    const char *write_params;  /* ImagesWriteDBDParams; NULL: no pool */
+    int write_min;           /* ImagesWriteDBDMin, default 1 */
+    int write_keep;          /* ImagesWriteDBDKeep, default 2 */
+    int write_max;           /* ImagesWriteDBDMax, default 10 */
+    int write_exptime;       /* ImagesWriteDBDExptime, s; default 300 */
+    im_write_pool_t *write_pool;  /* set by post_config, not merged */
 } im_server_conf_t;
 
 #define IM_DEFAULT_STATEMENT_TIMEOUT 5000
+#define IM_DEFAULT_SESSION_SETUP 1
+/* as mod_dbd's DBDMin, DBDKeep, DBDMax, DBDExptime */
+#define IM_DEFAULT_WRITE_MIN     1
+#define IM_DEFAULT_WRITE_KEEP    2
+#define IM_DEFAULT_WRITE_MAX     10
+#define IM_DEFAULT_WRITE_EXPTIME 300
 
 #define IM_DEFAULT_PAGE_SIZE     100
 #define IM_DEFAULT_MAX_PAGE_SIZE 1000
@@ -109,8 +126,8 @@ im_store_status_e im_store_check_token(request_rec *r,
                                        const im_caller_t *who,
                                        int *bad_token);
 
-/* One trivial statement: recovers a reset connection (prepares every
- * statement again, other modules' too) when it finds one. */
+/* One trivial statement: recovers a reset connection (its session set up
+ * again, mod_authn_dbd's statement prepared again) when it finds one. */
 im_store_status_e im_store_ping(request_rec *r);
 /* The schema version the statements are written for. */
 int im_store_schema_version(void);
@@ -118,6 +135,27 @@ int im_store_schema_version(void);
 /* mod_dbd's post_connect hook (registered when mod_dbd offers it). */
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd);
+
+/* A new connection of server s's pools made ready: error verbosity, the
+ * session settings, the schema check (logged when it fails). */
+void im_store_connected(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd);
+
+/* ---- writepool.c: the module's own pool for PATCH ----------------------- */
+
+/* Group the servers' ImagesWriteDBD* settings into pools (post_config);
+ * refuses settings apr_reslist would. */
+int im_write_pool_config(apr_pool_t *pconf, apr_pool_t *plog,
+                         apr_pool_t *ptemp, server_rec *s);
+/* Each child's pools (child_init). */
+void im_write_pool_child_init(apr_pool_t *pchild, server_rec *s);
+/* Whether r's server has a write pool. */
+int im_write_pool_configured(request_rec *r);
+/* A connection of r's write pool, released with r->pool; NULL (logged)
+ * when none can be had. */
+ap_dbd_t *im_write_pool_acquire(request_rec *r);
+/* The connection r holds is broken or points at the wrong server: closed
+ * now instead of going back to the pool. */
+void im_write_pool_invalidate(request_rec *r, ap_dbd_t *dbd);
 
 /* Register every statement with mod_dbd (post_config). */
 int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -185,7 +223,7 @@ typedef enum {
 typedef enum {
     IM_STAT_DB_ERROR,        /* a statement failed */
     IM_STAT_DB_UNAVAILABLE,  /* no connection, or of another schema */
-    IM_STAT_CONNECT,         /* mod_dbd opened a connection */
+    IM_STAT_CONNECT,         /* a pool opened a connection */
     IM_STAT_RECONNECT,       /* a reset connection was set up again */
     IM_STAT_REPREPARE,       /* a statement lost with a reset */
     IM_STAT_COUNT

@@ -67,7 +67,7 @@ int im_send_json(request_rec *r, int status, json_t *body)
 
     json_decref(body);
     if (!text) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20203)
                       "could not serialise a response body");
         return im_send_server_error(r);
     }
@@ -102,13 +102,13 @@ int im_render_logged(request_rec *r, im_buf_t *b, const im_image_row_t *row)
     int bad = b->bad_dates;
 
     if (im_render_image(b, row)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20204)
                       "malformed row of image %s from the database",
                       row->id ? row->id : "(no id)");
         return -1;
     }
     if (b->bad_dates > bad) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(20205)
                       "image %s has a date outside years 1 to 9999, sent "
                       "as null: correct the row (the schema refuses such "
                       "dates since version 1; docs/configuration.md)",

@@ -105,7 +105,7 @@ int im_stats_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (!shm) {
         rv = apr_shm_create(&shm, sizeof(im_stats_t), NULL, pproc);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(20206)
                          "no shared memory for the module's counters: "
                          "server-status will not show them");
             stats = NULL;

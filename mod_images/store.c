@@ -7,12 +7,23 @@
  * token), visibility, the filters, the count and the page with its tags,
  * versions and creators are one statement.
  *
- * mod_dbd keeps pooled connections that PostgreSQL dropped: apr_dbd_pgsql
- * resets them in place and the new session has none of the prepared
- * statements.  So a failed statement is prepared again on its connection
- * and run once more before the request is given up (FIELD-NOTES.md).
+ * PATCH runs on the module's write pool when one is configured
+ * (writepool.c), else on mod_dbd's pool like everything else.
+ *
+ * A failure is told apart by its SQLSTATE (libpq on the connection, whose
+ * messages carry it: PQERRORS_VERBOSE): a lost connection is reset (or,
+ * from the write pool, replaced) and the statement run once more; a
+ * statement the session no longer has (26000) is prepared again and run
+ * once more; a serialization failure or deadlock runs once more; a
+ * statement cancelled for its time, a read-only server or a connection
+ * that cannot be had answer 503; anything else 500.  mod_dbd resets a
+ * dropped connection in place, a new server session with none of the
+ * statements or settings: a session is known by its server process id, and
+ * a new one is set up again before its first use (FIELD-NOTES.md).
  */
 #include <string.h>
+
+#include <libpq-fe.h>
 
 #include <apr_dbd.h>
 #include <apr_lib.h>
@@ -202,6 +213,7 @@ enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_
 typedef struct {
     const char *label;
     const char *sql;
+    const char *what;        /* for the log: what the request was doing */
 } stmt_t;
 
 /* Written once per configuration pass, read-only while serving. */
@@ -346,36 +358,48 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     (void)ptemp;
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     if (!dbd_acquire) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(20014)
                      "mod_dbd must be loaded for mod_images "
                      "(LoadModule dbd_module ... before images_module)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     stmts[STMT_PING].label = "mod_images_ping";
+    stmts[STMT_PING].what = "checking the database connection";
     stmts[STMT_PING].sql = "SELECT 1";
     stmts[STMT_TOKEN_CHECK].label = "mod_images_token_check";
+    stmts[STMT_TOKEN_CHECK].what = "checking an API token";
     stmts[STMT_TOKEN_CHECK].sql = SQL_TOKEN_CHECK;
     stmts[STMT_GET_BY_ID].label = "mod_images_get_by_id";
+    stmts[STMT_GET_BY_ID].what = "reading an image";
     stmts[STMT_GET_BY_ID].sql = SQL_GET_IMAGE("i.id = %s::bigint");
     stmts[STMT_GET_BY_UUID].label = "mod_images_get_by_uuid";
+    stmts[STMT_GET_BY_UUID].what = "reading an image";
     stmts[STMT_GET_BY_UUID].sql = SQL_GET_IMAGE("i.uuid = %s::uuid");
     stmts[STMT_ANON_BY_ID].label = "mod_images_anon_by_id";
+    stmts[STMT_ANON_BY_ID].what = "reading an image";
     stmts[STMT_ANON_BY_ID].sql = SQL_GET_IMAGE_ANON("i.id = %s::bigint");
     stmts[STMT_ANON_BY_UUID].label = "mod_images_anon_by_uuid";
+    stmts[STMT_ANON_BY_UUID].what = "reading an image";
     stmts[STMT_ANON_BY_UUID].sql = SQL_GET_IMAGE_ANON("i.uuid = %s::uuid");
     stmts[STMT_LOCK_BY_ID].label = "mod_images_lock_by_id";
+    stmts[STMT_LOCK_BY_ID].what = "locking an image for PATCH";
     stmts[STMT_LOCK_BY_ID].sql = SQL_LOCK("i.id = %s::bigint");
     stmts[STMT_LOCK_BY_UUID].label = "mod_images_lock_by_uuid";
+    stmts[STMT_LOCK_BY_UUID].what = "locking an image for PATCH";
     stmts[STMT_LOCK_BY_UUID].sql = SQL_LOCK("i.uuid = %s::uuid");
     stmts[STMT_PATCH_READ].label = "mod_images_patch_read";
+    stmts[STMT_PATCH_READ].what = "reading an image for PATCH";
     stmts[STMT_PATCH_READ].sql = SQL_PATCH_READ;
     stmts[STMT_PATCH_UPDATE].label = "mod_images_patch_update";
+    stmts[STMT_PATCH_UPDATE].what = "updating an image (PATCH)";
     stmts[STMT_PATCH_UPDATE].sql = SQL_PATCH_UPDATE;
     for (i = 0; i < LIST_VARIANTS; i++) {
         stmts[STMT_LIST + i].label = apr_psprintf(pconf,
                                                   "mod_images_list_%d", i);
         stmts[STMT_LIST + i].sql = list_sql(pconf, i);
+        stmts[STMT_LIST + i].what = SEARCH(i) ? "searching images"
+                                              : "listing images";
     }
 
     /* Not registered with mod_dbd, which would prepare every one of them
@@ -386,6 +410,7 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     return OK;
 }
 
+
 /* The statement time limit of s's connections, in ms (0: none). */
 static int statement_timeout(server_rec *s)
 {
@@ -394,44 +419,37 @@ static int statement_timeout(server_rec *s)
     return IM_CONF(conf, statement_timeout, IM_DEFAULT_STATEMENT_TIMEOUT);
 }
 
-/* Whether a statement that failed after running since start was cancelled
- * for its time (PostgreSQL's message may be in any language: a failure
- * after the whole limit is the limit's); if so it is logged, once, and
- * noted for failed(). */
-static int cancelled(request_rec *r, ap_dbd_t *dbd, int rv, apr_time_t start,
-                     const char *what)
+static int session_setup(server_rec *s)
 {
-    int limit = statement_timeout(r->server);
-
-    if (limit <= 0 || apr_time_now() - start < apr_time_from_msec(limit)) {
-        return 0;
-    }
-    apr_table_setn(r->notes, "mod_images_cancelled", "1");
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s cancelled after "
-                  "ImagesStatementTimeout (%d ms), answering 503: %s",
-                  what, limit, apr_dbd_error(dbd->driver, dbd->handle, rv));
-    return 1;
+    im_server_conf_t *conf = ap_get_module_config(s->module_config,
+                                                  &images_module);
+    return IM_CONF(conf, session_setup, IM_DEFAULT_SESSION_SETUP);
 }
 
-/* Prepare statement n on this connection (again: a reset connection kept
- * the old handle in dbd->prepared, but the server forgot it). */
-static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
-{
-    apr_dbd_prepared_t *stmt = NULL;
-    apr_time_t start = apr_time_now();
-    int rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle,
-                             stmts[n].sql, stmts[n].label, &stmt);
+/* What the module keeps with each pooled connection (in its pool). */
+typedef struct {
+    int pid;                 /* the server process of the session set up */
+    int schema_ok;           /* its database has SCHEMA_VERSION */
+    apr_hash_t *queries;     /* mod_dbd's statements (mod_authn_dbd's) */
+} session_t;
 
-    if (rv != 0) {
-        if (!cancelled(r, dbd, rv, start, stmts[n].label)) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "preparing %s: %s",
-                          stmts[n].label,
-                          apr_dbd_error(dbd->driver, dbd->handle, rv));
-        }
-        return NULL;
+static session_t *session_of(ap_dbd_t *dbd)
+{
+    session_t *cs = NULL;
+
+    apr_pool_userdata_get((void **)&cs, "mod_images_conn", dbd->pool);
+    if (!cs) {
+        cs = apr_pcalloc(dbd->pool, sizeof(*cs));
+        apr_pool_userdata_setn(cs, "mod_images_conn", NULL, dbd->pool);
     }
-    apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING, stmt);
-    return stmt;
+    return cs;
+}
+
+/* libpq's connection under apr_dbd's (NULL with another driver). */
+static PGconn *pg(ap_dbd_t *dbd)
+{
+    return strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0
+           ? apr_dbd_native_handle(dbd->driver, dbd->handle) : NULL;
 }
 
 /* How every pooled connection runs our statements (docs/performance.md):
@@ -442,7 +460,9 @@ static apr_dbd_prepared_t *prepare(request_rec *r, ap_dbd_t *dbd, int n)
  * keeps planning it at every call); JIT compiled the list statement for
  * 50 ms at every call; parallel workers, started for the tag filter's
  * bitmap scan, made one request faster on an idle server and every
- * request slower under load (the other cores are serving requests). */
+ * request slower under load (the other cores are serving requests).
+ * With ImagesSessionSetup Off none is sent: they are the role's
+ * (docs/configuration.md gives the ALTER ROLE lines). */
 static const char session_settings[] =
     "SET plan_cache_mode = force_generic_plan; SET jit = off;"
     " SET max_parallel_workers_per_gather = 0; SET work_mem = '32MB';"
@@ -457,9 +477,11 @@ static void set_session(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
     int rv = apr_dbd_query(dbd->driver, dbd->handle, &nrows, sql);
 
     if (rv != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "setting up a database connection (%s): %s", sql,
-                     apr_dbd_error(dbd->driver, dbd->handle, rv));
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(20012)
+                     "setting up a database connection (%s) failed: %s; "
+                     "requests are served without these settings",
+                     sql, im_pg_message(p, apr_dbd_error(dbd->driver,
+                                                         dbd->handle, rv)));
     }
 }
 
@@ -472,14 +494,8 @@ static const char *select_value(apr_pool_t *p, ap_dbd_t *dbd,
     int rv = apr_dbd_select(dbd->driver, p, dbd->handle, &res, sql, 1);
 
     if (rv != 0) {
-        char *err = apr_pstrdup(p, apr_dbd_error(dbd->driver, dbd->handle,
-                                                 rv));
-        apr_size_t n = err ? strlen(err) : 0;
-
-        while (n > 0 && apr_isspace(err[n - 1])) {
-            err[--n] = '\0';            /* libpq's messages end in \n */
-        }
-        return apr_psprintf(p, "unknown (%s)", n ? err : "no error text");
+        return apr_psprintf(p, "unknown (%s)", im_pg_message(p,
+                            apr_dbd_error(dbd->driver, dbd->handle, rv)));
     }
     if (apr_dbd_get_row(dbd->driver, p, res, &row, 1) != 0) {
         return "unknown (no row)";
@@ -504,20 +520,19 @@ static const char *schema_version(apr_pool_t *p, ap_dbd_t *dbd)
  * logging only the first time. */
 static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
 {
-    void *ok = NULL;
+    session_t *cs = session_of(dbd);
     const char *found;
 
-    apr_pool_userdata_get(&ok, "mod_images_schema", dbd->pool);
-    if (ok) {
+    if (cs->schema_ok) {
         return 1;
     }
     found = schema_version(p, dbd);
     if (strcmp(found, APR_STRINGIFY(SCHEMA_VERSION)) == 0) {
-        apr_pool_userdata_setn("ok", "mod_images_schema", NULL, dbd->pool);
+        cs->schema_ok = 1;
         return 1;
     }
     if (log) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(20013)
                      "database schema version %s found, this mod_images "
                      "needs version %d: requests get 503 until they match "
                      "(run sql/schema.sql, then sql/grants.sql, of this "
@@ -527,34 +542,47 @@ static int schema_ok(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, int log)
     return 0;
 }
 
-/* mod_dbd's post_connect hook: the session settings above and the schema
- * check; and keep, with each connection, the statements other modules
- * registered with mod_dbd for it (mod_authn_dbd's), so that a reset
- * connection can have them back (after_reset). */
+void im_store_connected(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
+{
+    session_t *cs = session_of(dbd);
+    PGconn *c = pg(dbd);
+
+    if (c) {
+        /* the SQLSTATE in every message (failure_of) */
+        PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+        cs->pid = PQbackendPID(c);
+    }
+    if (session_setup(s)) {
+        set_session(s, p, dbd);
+    }
+    cs->schema_ok = 0;
+    schema_ok(p, s, dbd, 1);
+}
+
+/* mod_dbd's post_connect hook: the connection set up as above; and keep,
+ * with each connection, the statements other modules registered with
+ * mod_dbd for it (mod_authn_dbd's), so that a reset connection can have
+ * them back (new_session). */
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
     im_stats_count(IM_STAT_CONNECT);
-    set_session(cfg->server, pool, dbd);
-    schema_ok(pool, cfg->server, dbd, 1);
-    apr_pool_userdata_setn(cfg->queries, "mod_images_queries", NULL,
-                           dbd->pool);
+    im_store_connected(cfg->server, pool, dbd);
+    session_of(dbd)->queries = cfg->queries;
     return APR_SUCCESS;
 }
 
-/* After a reset (a new server session, or a statement gone for another
- * reason): the session settings again; every prepared statement dropped
- * and those mod_dbd prepared for this connection (mod_authn_dbd's)
- * prepared again; ours are prepared again when next used. */
-static void after_reset(request_rec *r, ap_dbd_t *dbd)
+/* A connection reset in place (by mod_dbd, or by us) is a new server
+ * session: none of the statements, none of the settings.  Our handles are
+ * forgotten (each statement is prepared again when next used) and those
+ * mod_dbd prepared for the connection (mod_authn_dbd's) prepared again. */
+static void new_session(request_rec *r, ap_dbd_t *dbd)
 {
-    apr_hash_t *queries = NULL;
+    session_t *cs = session_of(dbd);
     apr_hash_index_t *hi;
-    int n, nrows = 0;
+    int n;
 
     im_stats_count(IM_STAT_RECONNECT);
-    set_session(r->server, r->pool, dbd);
-    apr_dbd_query(dbd->driver, dbd->handle, &nrows, "DEALLOCATE ALL");
     for (n = 0; n < STMT_COUNT; n++) {
         if (apr_hash_get(dbd->prepared, stmts[n].label,
                          APR_HASH_KEY_STRING)) {
@@ -563,105 +591,317 @@ static void after_reset(request_rec *r, ap_dbd_t *dbd)
         apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING,
                      NULL);
     }
-    apr_pool_userdata_get((void **)&queries, "mod_images_queries",
-                          dbd->pool);
-    for (hi = queries ? apr_hash_first(r->pool, queries) : NULL; hi;
+    im_store_connected(r->server, r->pool, dbd);
+    for (hi = cs->queries ? apr_hash_first(r->pool, cs->queries) : NULL; hi;
          hi = apr_hash_next(hi)) {
         const void *label;
         void *query;
         apr_dbd_prepared_t *stmt = NULL;
 
         apr_hash_this(hi, &label, NULL, &query);
+        if (!*(const char *)query) {
+            continue;
+        }
         if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, query,
                             label, &stmt) == 0) {
             im_stats_count(IM_STAT_REPREPARE);
             apr_hash_set(dbd->prepared, label, APR_HASH_KEY_STRING, stmt);
         }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(20015)
+                          "preparing mod_dbd's statement %s again on a "
+                          "new database session failed: %s",
+                          (const char *)label, im_pg_message(r->pool,
+                          apr_dbd_error(dbd->driver, dbd->handle, -1)));
+        }
     }
 }
 
-static apr_dbd_prepared_t *prepared(request_rec *r, ap_dbd_t *dbd, int n)
+/* Set up a connection whose session is not the one we set up (mod_dbd
+ * reset it when it found it closed). */
+static void check_session(request_rec *r, ap_dbd_t *dbd)
 {
-    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, stmts[n].label,
-                                            APR_HASH_KEY_STRING);
-    return stmt ? stmt : prepare(r, dbd, n);
+    PGconn *c = pg(dbd);
+
+    if (c && PQstatus(c) == CONNECTION_OK
+        && PQbackendPID(c) != session_of(dbd)->pid) {
+        new_session(r, dbd);
+    }
 }
 
-/* One statement, no retry; logs the failure at the given level. */
-static int select_once(request_rec *r, ap_dbd_t *dbd, int n, int nargs,
-                       const char **args, apr_dbd_results_t **res,
-                       int level)
+/* Reset a connection of mod_dbd's pool in place (a new session, perhaps
+ * on another server behind the same address); whether it is usable. */
+static int reset(request_rec *r, ap_dbd_t *dbd)
 {
-    apr_dbd_prepared_t *stmt = prepared(r, dbd, n);
-    apr_time_t start;
-    int rv;
+    PGconn *c = pg(dbd);
 
-    if (!stmt) {
-        return -1;
+    if (c && PQstatus(c) == CONNECTION_OK) {
+        PQreset(c);                 /* check_conn resets bad ones only */
     }
-    *res = NULL;
-    start = apr_time_now();
-    rv = apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, res, stmt, 1,
-                         nargs, args);
-    if (rv == 0) {
+    if (apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle)
+        != APR_SUCCESS) {
         return 0;
     }
-    if (cancelled(r, dbd, rv, start, stmts[n].label)) {
-        return rv;
-    }
-    ap_log_rerror(APLOG_MARK, level, 0, r, "%s failed: %s",
-                  stmts[n].label,
-                  apr_dbd_error(dbd->driver, dbd->handle, rv));
-    return rv;
+    check_session(r, dbd);
+    return 1;
 }
 
-/* After a failure: is the connection (perhaps reset just now) usable?  A
- * statement cancelled for its time is not retried: a 503. */
-static im_store_status_e failed(request_rec *r, ap_dbd_t *dbd)
-{
-    im_stats_count(IM_STAT_DB_ERROR);
-    if (apr_table_get(r->notes, "mod_images_cancelled")) {
-        return IM_STORE_UNAVAILABLE;
-    }
-    return apr_dbd_check_conn(dbd->driver, r->pool, dbd->handle)
-           == APR_SUCCESS ? IM_STORE_ERROR : IM_STORE_UNAVAILABLE;
-}
+static int replace(request_rec *r, int write, ap_dbd_t **dbdp);
 
-/* A pooled connection whose database has the right schema, else NULL. */
-static ap_dbd_t *acquire(request_rec *r)
+/* A pooled connection (the write pool's, or mod_dbd's) whose database has
+ * the right schema, else NULL. */
+static ap_dbd_t *acquire(request_rec *r, int write)
 {
     apr_time_t start = apr_time_now();
-    ap_dbd_t *dbd = dbd_acquire(r);
+    ap_dbd_t *dbd = write ? im_write_pool_acquire(r) : dbd_acquire(r);
+    PGconn *c;
 
     im_stats_wait(r, apr_time_now() - start);
-    if (dbd && schema_ok(r->pool, r->server, dbd, 0)) {
+    if (!dbd) {
+        im_stats_count(IM_STAT_DB_UNAVAILABLE);
+        return NULL;
+    }
+    check_session(r, dbd);
+    if (schema_ok(r->pool, r->server, dbd, 0)) {
+        return dbd;
+    }
+    /* the check found the connection dead (it died idle in the pool):
+     * another one */
+    c = pg(dbd);
+    if (c && PQstatus(c) != CONNECTION_OK && replace(r, write, &dbd)) {
         return dbd;
     }
     im_stats_count(IM_STAT_DB_UNAVAILABLE);
     return NULL;
 }
 
-/* Run statement n; when it fails on a live connection, prepare it again
- * and run it once more: the connection may have been reset. */
+/* Prepare statement n on this connection (again: 26000, or a new
+ * session). */
+static apr_dbd_prepared_t *prepare(ap_dbd_t *dbd, int n)
+{
+    apr_dbd_prepared_t *stmt = NULL;
+
+    if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, stmts[n].sql,
+                        stmts[n].label, &stmt) != 0) {
+        return NULL;
+    }
+    apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING, stmt);
+    return stmt;
+}
+
+/* One statement, no retry, nothing logged: 0 or a failure. */
+static int select_once(request_rec *r, ap_dbd_t *dbd, int n, int nargs,
+                       const char **args, apr_dbd_results_t **res)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, stmts[n].label,
+                                            APR_HASH_KEY_STRING);
+
+    if (!stmt && !(stmt = prepare(dbd, n))) {
+        return -1;
+    }
+    *res = NULL;
+    return apr_dbd_pselect(dbd->driver, r->pool, dbd->handle, res, stmt, 1,
+                           nargs, args);
+}
+
+/* ---- failures ----------------------------------------------------------- */
+
+typedef enum {
+    FAIL_OTHER,              /* 500 */
+    FAIL_CONNECTION,         /* class 08, 57P01-57P03, or a closed
+                              * connection: reset or replace, run again */
+    FAIL_GONE,               /* 26000: prepare again, run again */
+    FAIL_AGAIN,              /* 40001, 40P01: run again */
+    FAIL_CANCELLED,          /* 57014: 503 */
+    FAIL_READ_ONLY,          /* 25006: a standby; drop the connection, 503 */
+    FAIL_DENIED              /* 42501: 500, sql/grants.sql */
+} fail_kind_e;
+
+/* A failure as read off the connection when it happened (before a
+ * ROLLBACK replaces libpq's message). */
+typedef struct {
+    fail_kind_e kind;
+    char state[6];           /* SQLSTATE, "" when the message has none */
+    const char *message;     /* for the log */
+    const char *what;        /* what the request was doing */
+    int n;                   /* the statement, -1 for BEGIN or COMMIT */
+} fail_t;
+
+static void failure_of(request_rec *r, ap_dbd_t *dbd, int n,
+                       const char *what, fail_t *f)
+{
+    const char *msg = apr_dbd_error(dbd->driver, dbd->handle, -1);
+    PGconn *c = pg(dbd);
+
+    f->n = n;
+    f->what = n >= 0 ? stmts[n].what : what;
+    f->message = im_pg_message(r->pool, msg);
+    im_pg_sqlstate(msg, f->state);
+    if ((c && PQstatus(c) != CONNECTION_OK)
+        || strncmp(f->state, "08", 2) == 0
+        || strncmp(f->state, "57P0", 4) == 0) {
+        f->kind = FAIL_CONNECTION;
+    }
+    else if (strcmp(f->state, "26000") == 0) {
+        f->kind = FAIL_GONE;
+    }
+    else if (strcmp(f->state, "40001") == 0
+             || strcmp(f->state, "40P01") == 0) {
+        f->kind = FAIL_AGAIN;
+    }
+    else if (strcmp(f->state, "57014") == 0) {
+        f->kind = FAIL_CANCELLED;
+    }
+    else if (strcmp(f->state, "25006") == 0) {
+        f->kind = FAIL_READ_ONLY;
+    }
+    else if (strcmp(f->state, "42501") == 0) {
+        f->kind = FAIL_DENIED;
+    }
+    else {
+        f->kind = FAIL_OTHER;
+    }
+}
+
+/* Drop a connection that is broken or on the wrong server: from the write
+ * pool it is closed, mod_dbd's is reset in place.  Whether *dbdp is now a
+ * usable connection (the write pool's next one, or the reset one). */
+static int replace(request_rec *r, int write, ap_dbd_t **dbdp)
+{
+    if (write) {
+        im_write_pool_invalidate(r, *dbdp);
+        *dbdp = acquire(r, 1);
+        return *dbdp != NULL;
+    }
+    return reset(r, *dbdp) && schema_ok(r->pool, r->server, *dbdp, 0);
+}
+
+/* After failure f on *dbdp: log it, repair what it says, and say whether
+ * to run the statement (or transaction) once more (1), else the answer in
+ * *st.  again: a run once more is still allowed and safe. */
+static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
+                   const fail_t *f, int again, im_store_status_e *st)
+{
+    im_stats_count(IM_STAT_DB_ERROR);
+    *st = IM_STORE_ERROR;
+    switch (f->kind) {
+    case FAIL_CANCELLED:
+        *st = IM_STORE_UNAVAILABLE;
+        if (session_setup(r->server)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20001)
+                          "%s: cancelled after ImagesStatementTimeout "
+                          "(%d ms), answering 503: %s", f->what,
+                          statement_timeout(r->server), f->message);
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20011)
+                          "%s: cancelled by the database (the role's "
+                          "statement_timeout, ImagesSessionSetup Off), "
+                          "answering 503: %s", f->what, f->message);
+        }
+        return 0;
+    case FAIL_CONNECTION:
+        if (again && replace(r, write, dbdp)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(20006)
+                          "%s: the database connection was lost (%s); "
+                          "running it again on a new one", f->what,
+                          f->message);
+            return 1;
+        }
+        if (!again && write) {
+            im_write_pool_invalidate(r, *dbdp);   /* not back to the pool */
+        }
+        *st = IM_STORE_UNAVAILABLE;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20007)
+                      "%s: the database connection was lost (%s)%s; "
+                      "answering 503", f->what, f->message,
+                      again ? " and no new one could be opened" : "");
+        return 0;
+    case FAIL_GONE:
+        if (again && f->n >= 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(20002)
+                          "%s: the database session no longer has the "
+                          "module's prepared statement for it (%s); "
+                          "preparing it again", f->what, f->message);
+            im_stats_count(IM_STAT_REPREPARE);
+            apr_hash_set((*dbdp)->prepared, stmts[f->n].label,
+                         APR_HASH_KEY_STRING, NULL);
+            return 1;
+        }
+        break;
+    case FAIL_AGAIN:
+        if (again) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(20003)
+                          "%s: %s (SQLSTATE %s); running it again",
+                          f->what, f->message, f->state);
+            return 1;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20004)
+                      "%s: %s (SQLSTATE %s) a second time; answering 500",
+                      f->what, f->message, f->state);
+        return 0;
+    case FAIL_READ_ONLY:
+        *st = IM_STORE_UNAVAILABLE;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20005)
+                      "%s: the database is read-only (%s): a standby, or "
+                      "default_transaction_read_only; the connection is "
+                      "dropped and the request answered 503 (%s must "
+                      "reach the primary)", f->what, f->message,
+                      write ? "ImagesWriteDBDParams" : "DBDParams");
+        if (write) {
+            im_write_pool_invalidate(r, *dbdp);
+        }
+        else {
+            reset(r, *dbdp);
+        }
+        return 0;
+    case FAIL_DENIED:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20008)
+                      "%s: %s: the module's database role lacks a right; "
+                      "run sql/grants.sql of this release for it "
+                      "(psql -v role=... -f sql/grants.sql, "
+                      "docs/configuration.md)", f->what, f->message);
+        return 0;
+    case FAIL_OTHER:
+        break;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20009)
+                  "%s failed: %s%s%s%s; answering 500", f->what, f->message,
+                  *f->state ? " (SQLSTATE " : "", f->state,
+                  *f->state ? ")" : "");
+    return 0;
+}
+
+/* Run statement n (on mod_dbd's pool), once more when the failure says
+ * that can succeed. */
 static im_store_status_e run(request_rec *r, int n, int nargs,
                              const char **args, ap_dbd_t **dbdp,
                              apr_dbd_results_t **res)
 {
-    ap_dbd_t *dbd = acquire(r);
+    int again = 1;
+    im_store_status_e st;
+    fail_t f;
 
-    *dbdp = dbd;
-    if (!dbd) {
+    if (!(*dbdp = acquire(r, 0))) {
         return IM_STORE_UNAVAILABLE;
     }
-    if (select_once(r, dbd, n, nargs, args, res, APLOG_INFO) == 0) {
-        return IM_STORE_OK;
+    while (select_once(r, *dbdp, n, nargs, args, res) != 0) {
+        failure_of(r, *dbdp, n, NULL, &f);
+        if (!recover(r, 0, dbdp, &f, again, &st)) {
+            return st;
+        }
+        again = 0;
     }
-    if (failed(r, dbd) == IM_STORE_UNAVAILABLE) {
-        return IM_STORE_UNAVAILABLE;
-    }
-    after_reset(r, dbd);
-    return select_once(r, dbd, n, nargs, args, res, APLOG_ERR) == 0
-           ? IM_STORE_OK : failed(r, dbd);
+    return IM_STORE_OK;
+}
+
+/* A result of another shape than the statement's: logged, 500. */
+static im_store_status_e unexpected(request_rec *r, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20010)
+                  "%s: the database answered an unexpected result (a "
+                  "schema changed by hand?); answering 500", what);
+    return IM_STORE_ERROR;
 }
 
 /* Column col of row as a string, NULL for SQL NULL. */
@@ -752,7 +992,7 @@ im_store_status_e im_store_get_image(request_rec *r, const im_caller_t *who,
     }
     if (apr_dbd_num_tuples(dbd->driver, res) != 1
         || !(row = get_row(r, dbd, res, 1))) {
-        return IM_STORE_ERROR;
+        return unexpected(r, "reading an image");
     }
     *bad_token = token_column(r, dbd, row);
     read_image(dbd, row, 1, img);
@@ -777,18 +1017,16 @@ static im_store_status_e list_rows(request_rec *r, int n_stmt, int nargs,
         return st;
     }
     n = apr_dbd_num_tuples(dbd->driver, res);
-    if (n < 1 || !(row = get_row(r, dbd, res, 1))) {
-        return IM_STORE_ERROR;
+    if (n < 1 || !(row = get_row(r, dbd, res, 1))
+        || !im_parse_int64(col(dbd, row, 1), count)) {
+        return unexpected(r, stmts[n_stmt].what);
     }
     *bad_token = token_column(r, dbd, row);
-    if (!im_parse_int64(col(dbd, row, 1), count)) {
-        return IM_STORE_ERROR;
-    }
     *rows = apr_array_make(r->pool, n, sizeof(im_image_row_t));
     for (i = 1; i <= n; i++) {
         im_image_row_t *img;
         if (i > 1 && !(row = get_row(r, dbd, res, i))) {
-            return IM_STORE_ERROR;
+            return unexpected(r, stmts[n_stmt].what);
         }
         if (!col(dbd, row, 2)) {
             break;                        /* the empty page's one row */
@@ -850,44 +1088,38 @@ static int txn_query(ap_dbd_t *dbd, const char *sql)
     return apr_dbd_query(dbd->driver, dbd->handle, &nrows, sql);
 }
 
-/* The PATCH transaction, one attempt.  *retry is set when the first
- * statement failed, before anything was decided: the caller may prepare
- * the statements again and run the whole transaction once more. */
-/* Why a failed PATCH transaction may run once more. */
-enum { PATCH_RESET = 1,      /* its first statement failed: a reset
-                              * connection, its statements gone */
-       PATCH_AGAIN = 2 };    /* the update failed on a live connection */
+/* How one attempt at the PATCH transaction ended. */
+enum { PATCH_DONE,           /* committed, or decided without a change */
+       PATCH_FAILED,         /* a statement failed (f): rolled back */
+       PATCH_UNKNOWN,        /* COMMIT failed: f, perhaps committed */
+       PATCH_BROKEN };       /* a result of another shape: 500, logged */
 
-static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
-                                    const im_caller_t *who,
-                                    const im_path_t *key,
-                                    const im_patch_t *patch,
-                                    im_patch_decide_fn decide, void *ctx,
-                                    int *decision, im_image_row_t *updated,
-                                    int *retry)
+/* The PATCH transaction, one attempt.  A failure is read off the
+ * connection into *f before the ROLLBACK. */
+static int patch_once(request_rec *r, ap_dbd_t *dbd, const im_caller_t *who,
+                      const im_path_t *key, const im_patch_t *patch,
+                      im_patch_decide_fn decide, void *ctx, int *decision,
+                      im_image_row_t *updated, fail_t *f)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     im_patch_state_t state;
     const char *id = "0", *args[11];
-    im_store_status_e st = IM_STORE_ERROR;
+    int n;
 
-    *retry = 0;
     /* READ COMMITTED whatever the server's default: the read after the
      * row lock must see the latest committed state, and the counts that
      * many images share must not fail to serialise */
     if (txn_query(dbd, "BEGIN ISOLATION LEVEL READ COMMITTED") != 0) {
-        *retry = PATCH_RESET;
-        return failed(r, dbd);
+        failure_of(r, dbd, -1, "starting a PATCH transaction", f);
+        return PATCH_FAILED;
     }
     args[0] = key->kind == IM_PATH_ITEM_ID
               ? apr_psprintf(r->pool, "%" APR_INT64_T_FMT, key->id)
               : key->uuid;
-    if (select_once(r, dbd, key->kind == IM_PATH_ITEM_ID ? STMT_LOCK_BY_ID
-                                                         : STMT_LOCK_BY_UUID,
-                    1, args, &res, APLOG_INFO) != 0) {
-        *retry = PATCH_RESET;
-        goto rollback;
+    n = key->kind == IM_PATH_ITEM_ID ? STMT_LOCK_BY_ID : STMT_LOCK_BY_UUID;
+    if (select_once(r, dbd, n, 1, args, &res) != 0) {
+        goto failed;
     }
     if (apr_dbd_num_tuples(dbd->driver, res) == 1
         && (row = get_row(r, dbd, res, 1))) {
@@ -901,10 +1133,13 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     args[3] = "1";
     args[4] = patch->set_tags ? patch->tags : "";
     args[5] = id;
-    if (select_once(r, dbd, STMT_PATCH_READ, 6, args, &res, APLOG_ERR) != 0
-        || apr_dbd_num_tuples(dbd->driver, res) != 1
+    n = STMT_PATCH_READ;
+    if (select_once(r, dbd, n, 6, args, &res) != 0) {
+        goto failed;
+    }
+    if (apr_dbd_num_tuples(dbd->driver, res) != 1
         || !(row = get_row(r, dbd, res, 1))) {
-        goto rollback;
+        goto broken;
     }
     state.bad_token = token_column(r, dbd, row);
     state.visible = is_true(col(dbd, row, 1));
@@ -912,8 +1147,8 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
     state.unknown_tags = col(dbd, row, 3);
     read_image(dbd, row, 4, &state.row);
     if ((*decision = decide(r, ctx, &state)) != 0) {
-        st = IM_STORE_OK;                 /* answered without a change */
-        goto rollback;
+        txn_query(dbd, "ROLLBACK");       /* answered without a change */
+        return PATCH_DONE;
     }
 
     if (patch->set_name || patch->set_description || patch->set_is_public
@@ -929,13 +1164,12 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
         args[8] = patch->end_date ? patch->end_date : "";
         args[9] = patch->set_tags ? "t" : "f";
         args[10] = patch->set_tags ? patch->tags : "";
-        if (select_once(r, dbd, STMT_PATCH_UPDATE, 11, args, &res,
-                        APLOG_WARNING) != 0) {
-            /* the triggers it fires lock tags and images: a concurrent
-             * transaction can make it a deadlock victim; all of it rolls
-             * back, so it can run again */
-            *retry = PATCH_AGAIN;
-            goto rollback;
+        /* (the triggers it fires lock tags and images: a concurrent
+         * transaction can make it a deadlock victim, 40P01, which runs
+         * once more) */
+        n = STMT_PATCH_UPDATE;
+        if (select_once(r, dbd, n, 11, args, &res) != 0) {
+            goto failed;
         }
         /* the new representation, even when it is no longer visible */
         args[0] = who->user;
@@ -944,11 +1178,13 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
         args[3] = "1";
         args[4] = "";
         args[5] = id;
-        if (select_once(r, dbd, STMT_PATCH_READ, 6, args, &res,
-                        APLOG_ERR) != 0
-            || apr_dbd_num_tuples(dbd->driver, res) != 1
+        n = STMT_PATCH_READ;
+        if (select_once(r, dbd, n, 6, args, &res) != 0) {
+            goto failed;
+        }
+        if (apr_dbd_num_tuples(dbd->driver, res) != 1
             || !(row = get_row(r, dbd, res, 1))) {
-            goto rollback;
+            goto broken;
         }
         read_image(dbd, row, 4, updated);
     }
@@ -956,14 +1192,27 @@ static im_store_status_e patch_once(request_rec *r, ap_dbd_t *dbd,
         *updated = state.row;
     }
     if (txn_query(dbd, "COMMIT") != 0) {
-        return failed(r, dbd);
+        failure_of(r, dbd, -1, "committing a PATCH", f);
+        return PATCH_UNKNOWN;
     }
-    return IM_STORE_OK;
+    return PATCH_DONE;
 
-rollback:
+failed:
+    failure_of(r, dbd, n, NULL, f);
+    if (f->kind != FAIL_CONNECTION) {
+        txn_query(dbd, "ROLLBACK");
+    }
+    return PATCH_FAILED;
+
+broken:
     txn_query(dbd, "ROLLBACK");
-    return st == IM_STORE_OK ? st : failed(r, dbd);
+    unexpected(r, stmts[n].what);
+    return PATCH_BROKEN;
 }
+
+/* The most dead connections one PATCH replaces at BEGIN (more wait for
+ * the next PATCH). */
+#define LOST_MAX 16
 
 im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        const im_path_t *key,
@@ -971,29 +1220,52 @@ im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        im_patch_decide_fn decide, void *ctx,
                                        int *decision, im_image_row_t *updated)
 {
-    ap_dbd_t *dbd = acquire(r);
+    int write = im_write_pool_configured(r);
+    ap_dbd_t *dbd = acquire(r, write);
     im_store_status_e st;
-    int retry;
+    int again = 1, lost = 0;
+    fail_t f;
 
     *decision = 0;
     if (!dbd) {
         return IM_STORE_UNAVAILABLE;
     }
-    st = patch_once(r, dbd, who, key, patch, decide, ctx, decision, updated,
-                    &retry);
-    if (st == IM_STORE_OK || !retry || st == IM_STORE_UNAVAILABLE) {
-        return st;
+    for (;;) {
+        switch (patch_once(r, dbd, who, key, patch, decide, ctx, decision,
+                           updated, &f)) {
+        case PATCH_DONE:
+            return IM_STORE_OK;
+        case PATCH_BROKEN:
+            return IM_STORE_ERROR;
+        case PATCH_UNKNOWN:
+            /* rolled back (a serialization failure) or an error at
+             * COMMIT; a lost connection may have committed it: no run
+             * again, 503 */
+            if (f.kind == FAIL_CONNECTION) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20016)
+                              "committing a PATCH: the database connection "
+                              "was lost (%s); it may or may not have been "
+                              "applied; answering 503", f.message);
+                if (write) {
+                    im_write_pool_invalidate(r, dbd);
+                }
+                return IM_STORE_UNAVAILABLE;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!recover(r, write, &dbd, &f, again, &st)) {
+            return st;
+        }
+        /* BEGIN lost on the write pool: its other idle connections died
+         * with the same server (a restart, a failover), each is replaced
+         * in turn; nothing of the PATCH ran yet */
+        if (!(write && f.kind == FAIL_CONNECTION && f.n < 0
+              && ++lost < LOST_MAX)) {
+            again = 0;
+        }
     }
-    if (retry == PATCH_RESET) {
-        /* every statement of the transaction is gone */
-        after_reset(r, dbd);
-    }
-    else {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "PATCH rolled back, running it again");
-    }
-    return patch_once(r, dbd, who, key, patch, decide, ctx, decision,
-                      updated, &retry);
 }
 
 im_store_status_e im_store_check_token(request_rec *r,
@@ -1012,7 +1284,7 @@ im_store_status_e im_store_check_token(request_rec *r,
     }
     if (apr_dbd_num_tuples(dbd->driver, res) != 1
         || !(row = get_row(r, dbd, res, 1))) {
-        return IM_STORE_ERROR;
+        return unexpected(r, stmts[STMT_TOKEN_CHECK].what);
     }
     *bad_token = token_column(r, dbd, row);
     return IM_STORE_OK;

@@ -201,9 +201,11 @@ $inloc
 </Location>
 LOC
     my $extra = $self->{conf} // '';
-    my $dbd = $self->{dbdparams}
-        // "host=$self->{pgsock} port=$self->{pgport} dbname=images"
-           . ' user=' . ($self->{db_user} // $ROLE) . ' connect_timeout=2';
+    my $dbd = $self->{dbdparams} // $self->conninfo;
+    # write_pool => '...': the module's write pool for PATCH, with these
+    # libpq keywords after (and so over) the test database's
+    $extra = qq{ImagesWriteDBDParams "@{[ $self->conninfo ]}}
+             . qq{ $self->{write_pool}"\n$extra} if defined $self->{write_pool};
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
@@ -225,6 +227,13 @@ $location
 DBDParams "$dbd"
 $extra
 CONF
+}
+
+# The libpq connection string of the test database, as the module's role.
+sub conninfo {
+    my ($self) = @_;
+    return "host=$self->{pgsock} port=$self->{pgport} dbname=images"
+           . ' user=' . ($self->{db_user} // $ROLE) . ' connect_timeout=2';
 }
 
 sub start_httpd {

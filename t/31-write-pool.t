@@ -1,0 +1,101 @@
+# The write pool (ImagesWriteDBDParams): PATCH runs on the module's own
+# connections, everything else (reads, token checks, mod_authn_dbd) stays
+# on mod_dbd's.  Here mod_dbd's pool connects as a role that may only read,
+# so a PATCH can only succeed through the write pool; PostgreSQL logs every
+# statement with the connection's application_name and role.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use ImagesTest;
+
+my $t = ImagesTest->new(no_httpd => 1,
+                        write_pool => 'application_name=images_write',
+                        pg_options => q{-c log_statement=all}
+                                      . q{ -c log_line_prefix='%a|%u|'});
+$t->sql(q{CREATE ROLE images_reader LOGIN;
+          GRANT SELECT ON ALL TABLES IN SCHEMA public TO images_reader});
+$t->{dbdparams} = $t->conninfo . ' user=images_reader application_name=images_read';
+$t->start_httpd;
+
+my %alice = (token => 'alice-token-0123456789abcdef');
+my %bob_basic = (user => 'bob', password => 'bob-pw');
+
+is $t->get('/images/1')->{status}, 200, 'a read, as the reading role';
+is $t->get('/images?search=ubuntu', %alice)->{status}, 200,
+    'a search with a token';
+is $t->get('/images/5', %bob_basic)->{status}, 200,
+    'a Basic login (mod_authn_dbd on mod_dbd\'s pool)';
+my $r = $t->request(PATCH => '/images/1', %alice,
+                    json => { description => 'through the write pool' });
+is $r->{status}, 200, 'PATCH: 200' or diag $r->{content};
+is $t->get('/images/1')->{json}{description}, 'through the write pool',
+    'and it landed';
+
+# who ran what, by PostgreSQL's log
+sub statements {
+    open my $fh, '<', "$t->{dir}/pg/log" or die $!;
+    my %by;
+    while (<$fh>) {
+        my ($app, $user, $stmt) = /^([^|]*)\|([^|]*)\|.*?LOG:  (?:statement: |execute )(.*)/
+            or next;
+        push @{ $by{"$app|$user"} }, $stmt;
+    }
+    return \%by;
+}
+my $by = statements();
+my @writes = @{ $by->{'images_write|mod_images'} || [] };
+ok((grep { /^mod_images_patch_update/ } @writes),
+   'the update ran on the write pool, as the module\'s role');
+ok((grep { /^mod_images_lock_by_id/ } @writes), 'and the row lock');
+my @read_side = @{ $by->{'images_read|images_reader'} || [] };
+ok((grep { /^mod_images_(get|anon)_by_id/ } @read_side),
+   'reads ran on mod_dbd\'s pool');
+ok(!(grep { /^mod_images_(patch|lock)/ } @read_side),
+   'no PATCH statement on mod_dbd\'s pool');
+ok(!(grep { /^mod_images_(get|anon|list|token)/ } @writes),
+   'no read on the write pool');
+like join(' ', @writes), qr/SET plan_cache_mode/,
+    'the write pool\'s connections get the session settings';
+
+# the write pool's connections killed: the next PATCH gets a new one
+my $killed = $t->sql_value(q{SELECT count(pg_terminate_backend(pid))
+    FROM pg_stat_activity WHERE application_name = 'images_write'});
+cmp_ok $killed, '>', 0, "killed $killed write connections";
+my @st = map {
+    $t->request(PATCH => '/images/1', %alice,
+                json => { description => "after kill $_" })->{status}
+} 1 .. 10;
+is_deeply \@st, [(200) x 10], 'every PATCH after that is 200';
+
+# PostgreSQL restarted: the same
+$t->stop_pg;
+$r = $t->request(PATCH => '/images/1', %alice, json => { name => 'down' });
+is $r->{status}, 503, 'PATCH with the database down: 503';
+ok $r->{headers}{'retry-after'}, 'with Retry-After';
+is $r->{headers}{'content-type'}, 'application/json', 'JSON';
+$t->restart_pg;
+@st = map {
+    $t->request(PATCH => '/images/1', %alice,
+                json => { description => "after restart $_" })->{status}
+} 1 .. 10;
+is_deeply \@st, [(200) x 10], 'every PATCH after a restart is 200';
+is $t->sql_value('SELECT description FROM images WHERE id = 1'),
+    'after restart 10', 'the last one landed';
+my $log = $t->error_log;
+like $log, qr/AH20006: .*connection was lost/,
+    'the lost connection is logged with its code';
+like $log, qr/AH2010[17]: /, 'and the pool\'s failure to connect';
+unlike $log, qr/segfault|exit signal/, 'no child crashed';
+
+# the settings are checked when the server starts
+for my $bad (["ImagesWriteDBDMin 3\nImagesWriteDBDMax 2\n",
+              qr/ImagesWriteDBDMin \(3\) <= ImagesWriteDBDKeep/],
+             ["ImagesWriteDBDMax x\n", qr/ImagesWriteDBDMax must be an integer/]) {
+    my ($conf, $want) = @$bad;
+    my $out = eval {
+        ImagesTest->new(conf => $conf, write_pool => '', empty => 1); 1
+    } ? '' : $@;
+    like $out, $want, "refused: $conf";
+}
+done_testing;
