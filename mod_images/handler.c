@@ -403,41 +403,28 @@ static void endpoint_path(request_rec *r, im_path_t *path)
     im_path_parse(strrchr(r->uri, '/') ? strrchr(r->uri, '/') : "x", path);
 }
 
-/* The detail of an error httpd raised before the handler ran. */
-static const char *error_detail(request_rec *orig, int status)
+im_endpoint_e im_endpoint_of(request_rec *r)
 {
-    switch (status) {
-    case HTTP_BAD_REQUEST:
-        return "Bad request.";
-    case HTTP_UNAUTHORIZED:
-        return apr_table_get(orig->headers_in, "Authorization")
-               ? "Invalid username/password."
-               : "Authentication credentials were not provided.";
-    case HTTP_FORBIDDEN:
-        return "You do not have permission to perform this action.";
-    case HTTP_NOT_FOUND:
-        return "Not found.";
-    case HTTP_METHOD_NOT_ALLOWED:
-        return apr_psprintf(orig->pool, "Method \"%s\" not allowed.",
-                            im_utf8_valid(orig->method) ? orig->method : "?");
-    case HTTP_REQUEST_ENTITY_TOO_LARGE:
-        return "Request body too large.";
-    case HTTP_REQUEST_URI_TOO_LARGE:
-        return "Request URI too long.";
-    case HTTP_REQUEST_TIME_OUT:
-        return "Request timed out.";
-    case HTTP_SERVICE_UNAVAILABLE:
-        return "Service unavailable; try again later.";
-    default:
-        return status >= 500 ? "A server error occurred." : "Bad request.";
+    im_path_t path;
+
+    endpoint_path(r, &path);
+    if (path.kind == IM_PATH_NOT_FOUND || r->method_number == M_OPTIONS) {
+        return IM_EP_OTHER;
     }
+    if (path.kind == IM_PATH_COLLECTION) {
+        return r->method_number == M_GET ? IM_EP_LIST : IM_EP_OTHER;
+    }
+    return r->method_number == M_GET ? IM_EP_ITEM
+           : r->method_number == M_PATCH ? IM_EP_PATCH : IM_EP_OTHER;
 }
 
-/* "ErrorDocument 401 /images/error" (conf/): httpd's own errors inside the
- * endpoint, such as a failed Basic login, become JSON too. */
+/* An ErrorDocument redirect of a configuration from before the error
+ * filter (respond.c), such as "ErrorDocument 401 /images/error": the same
+ * JSON as the filter's, with the first request's status. */
 static int error_document(request_rec *r)
 {
     request_rec *orig = r->prev;
+    const char *detail;
     int status;
 
     im_cors_headers(r, ap_get_module_config(r->per_dir_config,
@@ -445,26 +432,8 @@ static int error_document(request_rec *r)
     while (orig->prev) {
         orig = orig->prev;
     }
-    status = orig->status;
-    if (status < 400 || status > 599) {
-        status = HTTP_INTERNAL_SERVER_ERROR;
-    }
-    /* a Basic login refused: perhaps mod_authn_dbd's statement died with a
-     * PostgreSQL restart; one trivial statement of ours on the same
-     * connection prepares it again for the next request */
-    if ((status == HTTP_UNAUTHORIZED || status == HTTP_INTERNAL_SERVER_ERROR)
-        && ap_auth_type(orig)) {
-        const char *auth = apr_table_get(orig->headers_in, "Authorization");
-        if (auth && strncasecmp(auth, "Basic ", 6) == 0
-            && im_store_ping(r) == IM_STORE_UNAVAILABLE
-            && status == HTTP_INTERNAL_SERVER_ERROR) {
-            /* mod_authn_dbd's 500: the database is down, as for a token */
-            return store_failed(r, ap_get_module_config(r->per_dir_config,
-                                                        &images_module),
-                                IM_STORE_UNAVAILABLE);
-        }
-    }
-    return im_send_detail(r, status, error_detail(orig, status));
+    status = im_error_answer(r, orig, r->headers_out, &detail);
+    return im_send_detail(r, status, detail);
 }
 
 int im_handler(request_rec *r)

@@ -12,6 +12,8 @@
 #include "mod_images.h"
 
 #include <apr_optional_hooks.h>
+#include <http_protocol.h>
+#include <mod_status.h>
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -241,6 +243,15 @@ static const char *set_base_url(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+/* Whether the directive's line has more than one argument. */
+static int several_args(cmd_parms *cmd)
+{
+    const char *args = cmd->directive ? cmd->directive->args : "";
+
+    return *ap_getword_conf(cmd->temp_pool, &args)
+           && *ap_getword_conf(cmd->temp_pool, &args);
+}
+
 /* ImagesCORSOrigins https://a.example https://b.example ... | * | None */
 static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
                                    const char *arg)
@@ -252,9 +263,10 @@ static const char *add_cors_origin(cmd_parms *cmd, void *cfg,
         conf->cors_any = 0;
     }
     /* '*' and None each stand alone: with origins listed they would
-     * silently override them */
+     * silently override them (or None be overridden: "None *") */
     if ((strcmp(arg, "*") == 0 || strcasecmp(arg, "none") == 0)
-        && (conf->cors_any || conf->cors_origins->nelts)) {
+        && (conf->cors_any || conf->cors_origins->nelts
+            || several_args(cmd))) {
         return "ImagesCORSOrigins takes '*' or None alone, not with origins";
     }
     if (strcmp(arg, "*") == 0) {
@@ -410,8 +422,8 @@ static int lists_token(request_rec *r, const char *name, const char *token)
  * 3), whatever else the configuration says: every answer depends on who
  * asks.  In err_headers_out, so that httpd's own errors (a refused Basic
  * login, a 413) carry them too; each hook that calls this may run again
- * for the same request (an ErrorDocument redirect shares the table), so
- * nothing is added twice. */
+ * for the same request (an ErrorDocument redirect of an older
+ * configuration shares the table), so nothing is added twice. */
 static void contract_headers(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
@@ -470,9 +482,52 @@ static int im_map_to_storage(request_rec *r)
            ? OK : DECLINED;
 }
 
+/* MOD_IMAGES_VERSION comes from configure.ac through the Makefile */
+#ifndef MOD_IMAGES_VERSION
+#error "MOD_IMAGES_VERSION undefined: build with the Makefile (make)"
+#endif
+
+/* the version in the server banner: the error log's "configured" line,
+ * and the Server header under ServerTokens Full */
+static int im_banner(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    ap_add_version_component(pconf, "mod_images/" MOD_IMAGES_VERSION);
+    return OK;
+}
+
+/* Whether r is a request of the endpoint: SetHandler images by the
+ * <Location> sections (before the handler is set), or the handler. */
+static int in_endpoint(request_rec *r)
+{
+    return (r->handler && strcmp(r->handler, "images") == 0)
+           || serves_images(r);
+}
+
+/* httpd's own error pages inside the endpoint become JSON (respond.c). */
+static void im_insert_error_filter(request_rec *r)
+{
+    if (in_endpoint(r)) {
+        im_error_json(r);
+    }
+}
+
+/* Count each request of the endpoint once it is answered (stats.c). */
+static int im_log_transaction(request_rec *r)
+{
+    if (in_endpoint(r)) {
+        im_stats_request(r, im_endpoint_of(r));
+    }
+    return DECLINED;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_post_config(im_banner, NULL, NULL, APR_HOOK_MIDDLE);
     /* (mod_dbd's optional functions exist from its register_hooks on) */
     ap_hook_post_config(im_store_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(im_write_pool_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -490,6 +545,15 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(im_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(im_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(im_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(im_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    im_error_filter_register();
+    ap_hook_post_config(im_stats_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(im_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
+    /* optional too: mod_status calls it only when loaded */
+    APR_OPTIONAL_HOOK(ap, status_hook, im_stats_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 /* Not AP_DECLARE_MODULE: mod_images.h already says APLOG_USE_MODULE. */

@@ -126,9 +126,11 @@ im_store_status_e im_store_check_token(request_rec *r,
                                        const im_caller_t *who,
                                        int *bad_token);
 
-/* One trivial statement: recovers a reset connection (prepares every
- * statement again, other modules' too) when it finds one. */
+/* One trivial statement: recovers a reset connection (its session set up
+ * again, mod_authn_dbd's statement prepared again) when it finds one. */
 im_store_status_e im_store_ping(request_rec *r);
+/* The schema version the statements are written for. */
+int im_store_schema_version(void);
 
 /* mod_dbd's post_connect hook (registered when mod_dbd offers it). */
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
@@ -178,6 +180,16 @@ int im_render_logged(request_rec *r, im_buf_t *b, const im_image_row_t *row);
 int im_send_image(request_rec *r, const im_image_row_t *row, int conditional);
 /* The ETag the representation of row would have (NULL on failure). */
 const char *im_row_etag(request_rec *r, const im_image_row_t *row);
+/* httpd's own error answers inside the endpoint (a refused Basic login, a
+ * 413, ...) as the API's JSON: called from the insert_error_filter hook. */
+void im_error_json(request_rec *r);
+/* The status and detail of such an error of orig answered by r (r itself,
+ * or an ErrorDocument redirect of an earlier configuration); a 503 gets
+ * Retry-After in headers. */
+int im_error_answer(request_rec *r, request_rec *orig, apr_table_t *headers,
+                    const char **detail);
+/* Register the output filter im_error_json adds. */
+void im_error_filter_register(void);
 
 /* ---- body.c: the request body ------------------------------------------ */
 
@@ -197,8 +209,48 @@ void im_cors_headers(request_rec *r, const im_dir_conf_t *conf);
  * Access-Control-Request-Method). */
 int im_cors_is_preflight(request_rec *r);
 
+/* ---- stats.c: counters for mod_status ---------------------------------- */
+
+/* What a request to the endpoint asked for. */
+typedef enum {
+    IM_EP_ITEM,              /* GET or HEAD of one image */
+    IM_EP_LIST,              /* GET or HEAD of the collection */
+    IM_EP_PATCH,             /* PATCH of one image */
+    IM_EP_OTHER,             /* anything else: OPTIONS, 405, unknown path */
+    IM_EP_COUNT
+} im_endpoint_e;
+
+typedef enum {
+    IM_STAT_DB_ERROR,        /* a statement failed */
+    IM_STAT_DB_UNAVAILABLE,  /* no connection, or of another schema */
+    IM_STAT_CONNECT,         /* a pool opened a connection */
+    IM_STAT_RECONNECT,       /* a reset connection was set up again */
+    IM_STAT_REPREPARE,       /* a statement lost with a reset */
+    IM_STAT_COUNT
+} im_stat_e;
+
+/* Server-wide, across every child and generation of httpd's parent. */
+void im_stats_count(im_stat_e what);
+/* Time spent in ap_dbd_acquire; only a request's first call counts (later
+ * ones get the connection mod_dbd keeps with the request). */
+void im_stats_wait(request_rec *r, apr_interval_time_t waited);
+/* One request of the endpoint, by the status it was answered with. */
+void im_stats_request(request_rec *r, im_endpoint_e endpoint);
+/* post_config: the shared memory (once per parent process). */
+int im_stats_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                  server_rec *s);
+/* mod_status's status_hook: the counters on server-status. */
+int im_stats_status(request_rec *r, int flags);
+
+/* ---- health.c ----------------------------------------------------------- */
+
+/* SetHandler images-health: 200 when a pooled connection answers, 503. */
+int im_health_handler(request_rec *r);
+
 /* ---- handler.c ----------------------------------------------------------- */
 
 int im_handler(request_rec *r);
+/* What r asked the endpoint for (item, list, patch, other). */
+im_endpoint_e im_endpoint_of(request_rec *r);
 
 #endif /* MOD_IMAGES_H */

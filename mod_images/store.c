@@ -566,6 +566,7 @@ void im_store_connected(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
 apr_status_t im_store_post_connect(apr_pool_t *pool, dbd_cfg_t *cfg,
                                    ap_dbd_t *dbd)
 {
+    im_stats_count(IM_STAT_CONNECT);
     im_store_connected(cfg->server, pool, dbd);
     session_of(dbd)->queries = cfg->queries;
     return APR_SUCCESS;
@@ -581,7 +582,12 @@ static void new_session(request_rec *r, ap_dbd_t *dbd)
     apr_hash_index_t *hi;
     int n;
 
+    im_stats_count(IM_STAT_RECONNECT);
     for (n = 0; n < STMT_COUNT; n++) {
+        if (apr_hash_get(dbd->prepared, stmts[n].label,
+                         APR_HASH_KEY_STRING)) {
+            im_stats_count(IM_STAT_REPREPARE);
+        }
         apr_hash_set(dbd->prepared, stmts[n].label, APR_HASH_KEY_STRING,
                      NULL);
     }
@@ -598,6 +604,7 @@ static void new_session(request_rec *r, ap_dbd_t *dbd)
         }
         if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, query,
                             label, &stmt) == 0) {
+            im_stats_count(IM_STAT_REPREPARE);
             apr_hash_set(dbd->prepared, label, APR_HASH_KEY_STRING, stmt);
         }
         else {
@@ -639,17 +646,33 @@ static int reset(request_rec *r, ap_dbd_t *dbd)
     return 1;
 }
 
+static int replace(request_rec *r, int write, ap_dbd_t **dbdp);
+
 /* A pooled connection (the write pool's, or mod_dbd's) whose database has
  * the right schema, else NULL. */
 static ap_dbd_t *acquire(request_rec *r, int write)
 {
+    apr_time_t start = apr_time_now();
     ap_dbd_t *dbd = write ? im_write_pool_acquire(r) : dbd_acquire(r);
+    PGconn *c;
 
+    im_stats_wait(r, apr_time_now() - start);
     if (!dbd) {
+        im_stats_count(IM_STAT_DB_UNAVAILABLE);
         return NULL;
     }
     check_session(r, dbd);
-    return schema_ok(r->pool, r->server, dbd, 0) ? dbd : NULL;
+    if (schema_ok(r->pool, r->server, dbd, 0)) {
+        return dbd;
+    }
+    /* the check found the connection dead (it died idle in the pool):
+     * another one */
+    c = pg(dbd);
+    if (c && PQstatus(c) != CONNECTION_OK && replace(r, write, &dbd)) {
+        return dbd;
+    }
+    im_stats_count(IM_STAT_DB_UNAVAILABLE);
+    return NULL;
 }
 
 /* Prepare statement n on this connection (again: 26000, or a new
@@ -759,6 +782,7 @@ static int replace(request_rec *r, int write, ap_dbd_t **dbdp)
 static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
                    const fail_t *f, int again, im_store_status_e *st)
 {
+    im_stats_count(IM_STAT_DB_ERROR);
     *st = IM_STORE_ERROR;
     switch (f->kind) {
     case FAIL_CANCELLED:
@@ -784,6 +808,9 @@ static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
                           f->message);
             return 1;
         }
+        if (!again && write) {
+            im_write_pool_invalidate(r, *dbdp);   /* not back to the pool */
+        }
         *st = IM_STORE_UNAVAILABLE;
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20007)
                       "%s: the database connection was lost (%s)%s; "
@@ -794,8 +821,9 @@ static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
         if (again && f->n >= 0) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(20002)
                           "%s: the database session no longer has the "
-                          "statement %s; preparing it again", f->what,
-                          stmts[f->n].label);
+                          "module's prepared statement for it (%s); "
+                          "preparing it again", f->what, f->message);
+            im_stats_count(IM_STAT_REPREPARE);
             apr_hash_set((*dbdp)->prepared, stmts[f->n].label,
                          APR_HASH_KEY_STRING, NULL);
             return 1;
@@ -1182,9 +1210,9 @@ broken:
     return PATCH_BROKEN;
 }
 
-/* The most dead connections one PATCH replaces (the write pool's Max, as
- * far as a sane one goes). */
-#define LOST_MAX 64
+/* The most dead connections one PATCH replaces at BEGIN (more wait for
+ * the next PATCH). */
+#define LOST_MAX 16
 
 im_store_status_e im_store_patch_image(request_rec *r, const im_caller_t *who,
                                        const im_path_t *key,
@@ -1260,6 +1288,11 @@ im_store_status_e im_store_check_token(request_rec *r,
     }
     *bad_token = token_column(r, dbd, row);
     return IM_STORE_OK;
+}
+
+int im_store_schema_version(void)
+{
+    return SCHEMA_VERSION;
 }
 
 im_store_status_e im_store_ping(request_rec *r)

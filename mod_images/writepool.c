@@ -56,20 +56,17 @@ static apr_status_t wp_construct(void **data, void *params, apr_pool_t *p)
     dbd->driver = wp->driver;
     rv = apr_dbd_open_ex(wp->driver, cp, wp->params, &dbd->handle, &err);
     if (rv != APR_SUCCESS) {
-        char *e = apr_pstrdup(cp, err ? err : "no error text");
-        apr_size_t n = strlen(e);
-
-        while (n > 0 && (e[n - 1] == '\n' || e[n - 1] == ' ')) {
-            e[--n] = '\0';              /* libpq's messages end in \n */
-        }
+        /* (libpq's message, on one line) */
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wp->server, APLOGNO(20101)
                      "cannot connect the write pool (ImagesWriteDBDParams): "
-                     "%s; PATCH gets 503 until it can", e);
+                     "%s; PATCH gets 503 until it can",
+                     im_pg_message(cp, err));
         apr_pool_destroy(cp);
         return rv;
     }
     apr_pool_cleanup_register(cp, dbd, wp_close, apr_pool_cleanup_null);
     dbd->prepared = apr_hash_make(cp);
+    im_stats_count(IM_STAT_CONNECT);
     im_store_connected(wp->server, cp, dbd);
     *data = dbd;
     return APR_SUCCESS;

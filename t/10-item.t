@@ -136,7 +136,7 @@ is $t->get('/images/5', headers => { Authorization => 'Bearer x' })->{status},
 $r = $t->get('/images/1', user => 'alice', password => 'wrong');
 is $r->{status}, 401, 'wrong Basic password: 401';
 is_deeply $r->{json}, { detail => 'Invalid username/password.' },
-    'JSON body through ErrorDocument';
+    'JSON body (httpd raised it: the error filter)';
 like $r->{headers}{'www-authenticate'}, qr/^Basic/, 'Basic challenge';
 
 done_testing;

@@ -45,7 +45,7 @@ $r = $t->get('/images/1', headers => { Origin => $ok },
              user => 'alice', password => 'bad');
 is $r->{status}, 401, 'failed Basic login';
 is $r->{headers}{'access-control-allow-origin'}, $ok,
-    'httpd\'s own 401 (through ErrorDocument) carries them too';
+    'httpd\'s own 401 (the error filter) carries them too';
 $r = $t->request(PATCH => '/images/12', headers => { Origin => $ok },
                  token => 'alice-token-0123456789abcdef',
                  json => { name => 'Docker Workshop' });
@@ -80,6 +80,9 @@ ok !grep(/^access-control-/, keys %{ $r->{headers} }),
 # configuration mistakes are refused when httpd starts, with the reason
 for my $c (['ImagesCORSOrigins * https://a.example', qr/'\*' or None alone/],
            ['ImagesCORSOrigins https://a.example *', qr/'\*' or None alone/],
+           ['ImagesCORSOrigins None https://a.example',
+            qr/'\*' or None alone/],
+           ['ImagesCORSOrigins None *', qr/'\*' or None alone/],
            ['ImagesCORSOrigins http://', qr/takes origins such as/],
            ['ImagesCORSOrigins https://a.example/path', qr/takes origins/],
            ['ImagesBaseURL https://host/api/images?x=1',

@@ -86,9 +86,12 @@ for my $c (
     my $r = $t->get('/images/1');
     my $took = time - $t0;
     is $r->{status}, 200, '16 trickling Basic clients: an anonymous GET';
-    # (under valgrind every request is some ten times slower)
-    cmp_ok $took, '<', $ENV{IMAGES_TEST_WRAPPER} ? 10 : 1,
-        sprintf('served within a second (%.3f s)', $took);
+    # held, they would keep their workers and pooled connections for
+    # httpd's Timeout (60 s): 5 s is generous on a loaded machine (1 s
+    # was not: 1.05 s once); under valgrind every request is some ten
+    # times slower
+    cmp_ok $took, '<', $ENV{IMAGES_TEST_WRAPPER} ? 20 : 5,
+        sprintf('served without waiting for them (%.3f s)', $took);
     close $_ for @held;
 }
 

@@ -74,7 +74,7 @@ is $delta{mod_images_patch_read}, $delta{mod_images_lock_by_id} + 1,
 is $delta{mod_images_patch_update}, $delta{mod_images_lock_by_id},
     'and no other';
 unlike pg_log(), qr/DEALLOCATE ALL/, 'nothing deallocated by the module';
-like $t->error_log, qr/AH20002: .*no longer has the statement/,
+like $t->error_log, qr/AH20002: .*no longer has the module's prepared statement/,
     'logged with its code';
 
 # ---- ImagesSessionSetup Off: the role's settings ----

@@ -15,6 +15,11 @@ package ImagesTest;
 #
 # no_pg => 1 with dbdparams => '...': no cluster of its own, httpd only,
 # pointed at a database started elsewhere (scripts/failover).
+#
+# debian_mods => [NAME, ...]: also load these modules of Debian's
+# /etc/apache2/mods-available, each with its NAME.conf, as a2enmod would
+# enable them (a module loaded already is not loaded twice);
+# @ImagesTest::DEBIAN_DEFAULT_MODS is the set a stock apache2 enables.
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -32,6 +37,10 @@ my $HTTPD = $ENV{HTTPD} || (-x '/usr/sbin/apache2' ? '/usr/sbin/apache2'
                                                    : '/usr/sbin/httpd');
 my $MODDIR = $ENV{APACHE_MODULES} || '/usr/lib/apache2/modules';
 my $IS_ROOT = $> == 0;
+my $MODS_AVAILABLE = '/etc/apache2/mods-available';
+our @DEBIAN_DEFAULT_MODS = qw(access_compat alias auth_basic authn_core
+    authn_file authz_core authz_host authz_user autoindex deflate dir env
+    filter mime mpm_event negotiation reqtimeout setenvif status);
 
 sub free_port {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -162,9 +171,11 @@ sub httpd_conf {
     my $d = $self->{dir};
     my $so = $self->module_so;
     die "module not built: $so (run make)\n" unless -f $so;
+    my %loaded;
     my $load = join '', map {
         my ($name, $file) = @$_;
-        -f "$MODDIR/$file" ? "LoadModule $name $MODDIR/$file\n" : '';
+        -f "$MODDIR/$file" && !$loaded{$name}++
+            ? "LoadModule $name $MODDIR/$file\n" : '';
     } ([mpm_event_module => 'mod_mpm_event.so'],
        [unixd_module => 'mod_unixd.so'],
        [authz_core_module => 'mod_authz_core.so'],
@@ -176,6 +187,17 @@ sub httpd_conf {
        [dbd_module => 'mod_dbd.so'],
        [headers_module => 'mod_headers.so'],
        [log_config_module => 'mod_log_config.so']);
+    my $mods_conf = '';
+    for my $name (@{ $self->{debian_mods} || [] }) {
+        open my $fh, '<', "$MODS_AVAILABLE/$name.load"
+            or die "$MODS_AVAILABLE/$name.load: $!\n";
+        while (<$fh>) {
+            my ($mod) = /^\s*LoadModule\s+(\S+)/ or next;
+            $load .= $_ unless $loaded{$mod}++;
+        }
+        $mods_conf .= "Include $MODS_AVAILABLE/$name.conf\n"
+            if -f "$MODS_AVAILABLE/$name.conf";
+    }
     my $user = $IS_ROOT ? "User nobody\nGroup nogroup\n" : '';
     # the shipped configuration, then what this test adds on top of it
     my $inloc = $self->{conf_in_location} // '';
@@ -194,7 +216,7 @@ LOC
     return <<"CONF";
 ServerRoot $d
 ${load}LoadModule images_module $so
-${user}Listen 127.0.0.1:$self->{port}
+${mods_conf}${user}Listen 127.0.0.1:$self->{port}
 ServerName 127.0.0.1
 PidFile $d/httpd.pid
 ErrorLog $d/error_log
@@ -290,6 +312,16 @@ sub stop_httpd {
     kill 'TERM', $pid;
     my $deadline = time + 10;
     while (kill(0, $pid) && time < $deadline) { sleep 0.05 }
+}
+
+# A graceful restart of httpd (SIGUSR1 to the parent): a new generation of
+# children, the configuration and modules loaded again.
+sub graceful {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/httpd.pid" or die "no httpd.pid: $!";
+    my $pid = <$fh>;
+    chomp $pid;
+    kill 'USR1', $pid or die "kill USR1 $pid: $!";
 }
 
 sub error_log {

@@ -532,6 +532,40 @@ static void test_patch(void)
     ok(!im_is_json_media_type(NULL), "no header");
 }
 
+/* libpq's verbose messages (im_pgerr.c): the SQLSTATE, whatever the
+ * language of the severity, and one line for the log. */
+static void test_pgerr(void)
+{
+    char st[6];
+
+    ok(im_pg_sqlstate("ERROR:  42501: permission denied for table images\n"
+                      "LOCATION:  aclcheck_error, aclchk.c:3650\n", st)
+       && strcmp(st, "42501") == 0, "SQLSTATE of an ERROR");
+    ok(im_pg_sqlstate("FEHLER:  25006: kann UPDATE nicht ausf\xc3\xbchren\n",
+                      st) && strcmp(st, "25006") == 0,
+       "SQLSTATE after a translated severity");
+    ok(im_pg_sqlstate("FATAL:  57P01: terminating connection due to "
+                      "administrator command\nserver closed the connection "
+                      "unexpectedly\n", st) && strcmp(st, "57P01") == 0,
+       "SQLSTATE of a FATAL");
+    ok(!im_pg_sqlstate("server closed the connection unexpectedly\n", st)
+       && !*st, "none in libpq's own message");
+    ok(!im_pg_sqlstate("ERROR:  permission denied\n", st) && !*st,
+       "none in a terse message");
+    ok(!im_pg_sqlstate(NULL, st) && !*st, "none in no message");
+    is_str(im_pg_message(p, "ERROR:  42501: permission denied for table x\n"
+                         "DETAIL:  a detail\nHINT:  a hint\n"
+                         "QUERY:  SELECT 1\nCONTEXT:  PL/pgSQL\n"
+                         "LOCATION:  f, x.c:1\n"),
+           "permission denied for table x; DETAIL:  a detail; "
+           "HINT:  a hint", "message: text, DETAIL, HINT, one line");
+    is_str(im_pg_message(p, "could not connect\n\tIs the server running?\n"),
+           "could not connect; Is the server running?",
+           "a message without SQLSTATE, on one line");
+    is_str(im_pg_message(p, ""), "no error text", "an empty message");
+    is_str(im_pg_message(p, NULL), "no error text", "no message");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -547,6 +581,7 @@ int main(void)
     test_etag_and_token();
     test_time_parse();
     test_patch();
+    test_pgerr();
     apr_pool_destroy(p);
     apr_terminate();
     return done_testing();
