@@ -85,6 +85,7 @@ my $read_info = $conninfo->($c->{read_port}, 'mod_images', 'images_read');
 my $write_info = $conninfo->($c->{write_port}, 'mod_images_writer',
                              'images_write');
 my $t = ImagesTest->new(no_pg => 1, loglevel => 'info',
+    port => ImagesCluster::low_port(),
     # without a write pool (an older module) everything goes to the primary
     dbdparams => $has_pool ? $read_info : $write_info,
     conf => $has_pool ? <<"C" : '');
