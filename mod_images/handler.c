@@ -407,6 +407,10 @@ im_endpoint_e im_endpoint_of(request_rec *r)
 {
     im_path_t path;
 
+    /* a request refused while its line was read (414, 400) has no URI */
+    if (!r->uri || r->uri[0] != '/') {
+        return IM_EP_OTHER;
+    }
     endpoint_path(r, &path);
     if (path.kind == IM_PATH_NOT_FOUND || r->method_number == M_OPTIONS) {
         return IM_EP_OTHER;

@@ -129,6 +129,9 @@ im_store_status_e im_store_check_token(request_rec *r,
 /* One trivial statement: recovers a reset connection (its session set up
  * again, mod_authn_dbd's statement prepared again) when it finds one. */
 im_store_status_e im_store_ping(request_rec *r);
+
+/* ImagesStatementTimeout of s, in ms (0: no limit). */
+int im_store_statement_timeout(server_rec *s);
 /* The schema version the statements are written for. */
 int im_store_schema_version(void);
 

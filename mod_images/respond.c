@@ -192,6 +192,9 @@ int im_error_answer(request_rec *r, request_rec *orig, apr_table_t *headers,
             im_dir_conf_t *conf = ap_get_module_config(r->per_dir_config,
                                                        &images_module);
 
+            /* not a refused login: no challenge to answer */
+            apr_table_unset(headers, "WWW-Authenticate");
+            apr_table_unset(orig->err_headers_out, "WWW-Authenticate");
             apr_table_setn(headers, "Retry-After",
                            apr_itoa(r->pool, IM_CONF(conf, retry_after,
                                                      IM_DEFAULT_RETRY_AFTER)));

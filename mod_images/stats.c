@@ -30,9 +30,10 @@ typedef struct {
     volatile apr_uint64_t waits;
 } im_stats_t;
 
-/* The process pool's key; a new layout takes a new key (the memory of an
- * earlier module kept across a graceful restart would not fit). */
-#define STATS_KEY "mod_images_stats_1"
+/* The process pool's key, with im_stats_t's size after it: the block
+ * outlives graceful restarts, perhaps into a build whose layout is larger
+ * (a block of another size is never found again). */
+#define STATS_KEY "mod_images_stats"
 
 /* Set in the parent at post_config, inherited by the children; NULL until
  * then (the configuration check) and if the memory could not be had. */
@@ -92,6 +93,7 @@ int im_stats_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 {
     apr_pool_t *pproc = s->process->pool;
     apr_shm_t *shm = NULL;
+    const char *key;
     apr_status_t rv;
 
     (void)pconf;
@@ -101,7 +103,9 @@ int im_stats_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    apr_pool_userdata_get((void **)&shm, STATS_KEY, pproc);
+    key = apr_psprintf(pproc, STATS_KEY "_%" APR_SIZE_T_FMT,
+                       sizeof(im_stats_t));
+    apr_pool_userdata_get((void **)&shm, key, pproc);
     if (!shm) {
         rv = apr_shm_create(&shm, sizeof(im_stats_t), NULL, pproc);
         if (rv != APR_SUCCESS) {
@@ -112,7 +116,7 @@ int im_stats_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             return OK;
         }
         memset(apr_shm_baseaddr_get(shm), 0, sizeof(im_stats_t));
-        apr_pool_userdata_set(shm, STATS_KEY, apr_pool_cleanup_null, pproc);
+        apr_pool_userdata_set(shm, key, apr_pool_cleanup_null, pproc);
     }
     stats = apr_shm_baseaddr_get(shm);
     return OK;

@@ -412,7 +412,7 @@ int im_store_init(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 
 /* The statement time limit of s's connections, in ms (0: none). */
-static int statement_timeout(server_rec *s)
+int im_store_statement_timeout(server_rec *s)
 {
     im_server_conf_t *conf = ap_get_module_config(s->module_config,
                                                   &images_module);
@@ -473,7 +473,7 @@ static void set_session(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
 {
     int nrows = 0;
     const char *sql = apr_psprintf(p, "%s%d", session_settings,
-                                   statement_timeout(s));
+                                   im_store_statement_timeout(s));
     int rv = apr_dbd_query(dbd->driver, dbd->handle, &nrows, sql);
 
     if (rv != 0) {
@@ -791,7 +791,8 @@ static int recover(request_rec *r, int write, ap_dbd_t **dbdp,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20001)
                           "%s: cancelled after ImagesStatementTimeout "
                           "(%d ms), answering 503: %s", f->what,
-                          statement_timeout(r->server), f->message);
+                          im_store_statement_timeout(r->server),
+                          f->message);
         }
         else {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20011)

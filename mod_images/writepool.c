@@ -27,8 +27,19 @@ struct im_write_pool_t {
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;   /* serialises a late setup */
 #endif
+    apr_time_t failed_at;    /* the last setup that failed */
     int destroyed;
 };
+
+/* After a setup that failed (the primary down: each of ImagesWriteDBDMin
+ * connections waited up to connect_timeout), PATCHes get their 503 at
+ * once for this long instead of queueing behind another attempt. */
+#define SETUP_BACKOFF apr_time_from_sec(2)
+
+/* How long a PATCH waits for a free connection when all ImagesWriteDBDMax
+ * are leased (PATCHes queued on one row's lock, say): beyond the
+ * statement limit the holders are cancelled anyway. */
+#define ACQUIRE_MARGIN apr_time_from_sec(1)
 
 static im_write_pool_t *pools;
 
@@ -101,10 +112,16 @@ static apr_status_t wp_setup(im_write_pool_t *wp)
 
     if (rv != APR_SUCCESS) {
         wp->reslist = NULL;
+        wp->failed_at = apr_time_now();
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wp->server, APLOGNO(20102)
                      "the write pool could not open its ImagesWriteDBDMin "
                      "connections; trying again at the next PATCH");
         return rv;
+    }
+    if (im_store_statement_timeout(wp->server) > 0) {
+        apr_reslist_timeout_set(wp->reslist,
+            apr_time_from_msec(im_store_statement_timeout(wp->server))
+            + ACQUIRE_MARGIN);
     }
     /* registered after the reslist's: runs before it */
     apr_pool_cleanup_register(wp->pool, wp, wp_destroyed,
@@ -247,9 +264,17 @@ ap_dbd_t *im_write_pool_acquire(request_rec *r)
     if (!wp || !wp->pool) {
         return NULL;
     }
+    if (!wp->reslist && wp->failed_at
+        && apr_time_now() - wp->failed_at < SETUP_BACKOFF) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20108)
+                      "the write pool could not connect less than 2 s ago "
+                      "(ImagesWriteDBDParams), answering 503");
+        return NULL;
+    }
 #if APR_HAS_THREADS
     if (!wp->reslist && apr_thread_mutex_lock(wp->mutex) == APR_SUCCESS) {
-        if (!wp->reslist) {
+        if (!wp->reslist && (!wp->failed_at || apr_time_now()
+                             - wp->failed_at >= SETUP_BACKOFF)) {
             wp_setup(wp);
         }
         apr_thread_mutex_unlock(wp->mutex);

@@ -88,6 +88,21 @@ like $log, qr/AH20006: .*connection was lost/,
 like $log, qr/AH2010[17]: /, 'and the pool\'s failure to connect';
 unlike $log, qr/segfault|exit signal/, 'no child crashed';
 
+# a write pool that cannot connect: the PATCH right after a failed attempt
+# is answered at once, without another attempt; reads are not concerned
+{
+    my $w = ImagesTest->new(write_pool => 'port=1 application_name=nowhere');
+    my @st = map {
+        $w->request(PATCH => '/images/1', %alice,
+                    json => { name => "nowhere $_" })->{status}
+    } 1 .. 3;
+    is_deeply \@st, [503, 503, 503],
+        'a write pool that cannot connect: PATCH 503';
+    is $w->get('/images/1')->{status}, 200, 'reads still served';
+    like $w->error_log, qr/AH20108: /,
+        'a PATCH within 2 s of a failed attempt does not try again';
+}
+
 # the settings are checked when the server starts
 for my $bad (["ImagesWriteDBDMin 3\nImagesWriteDBDMax 2\n",
               qr/ImagesWriteDBDMin \(3\) <= ImagesWriteDBDKeep/],
