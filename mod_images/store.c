@@ -431,6 +431,10 @@ typedef struct {
     int pid;                 /* the server process of the session set up */
     int schema_ok;           /* its database has SCHEMA_VERSION */
     apr_hash_t *queries;     /* mod_dbd's statements (mod_authn_dbd's) */
+    /* whose settings it was set up with: mod_dbd shares a pool among the
+     * virtual hosts of the same DBD settings, so a reset sets it up again
+     * with these, not with those of the request that found it reset */
+    server_rec *server;
 } session_t;
 
 static session_t *session_of(ap_dbd_t *dbd)
@@ -547,6 +551,10 @@ void im_store_connected(server_rec *s, apr_pool_t *p, ap_dbd_t *dbd)
     session_t *cs = session_of(dbd);
     PGconn *c = pg(dbd);
 
+    if (!cs->server) {
+        cs->server = s;
+    }
+    s = cs->server;
     if (c) {
         /* the SQLSTATE in every message (failure_of) */
         PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
