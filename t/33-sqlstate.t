@@ -78,9 +78,12 @@ like $t->error_log, qr/AH20002: .*no longer has the module's prepared statement/
     'logged with its code';
 
 # ---- ImagesSessionSetup Off: the role's settings ----
-my $t2 = ImagesTest->new(conf => "ImagesSessionSetup Off\n",
+# (the role's setting made before httpd starts: each child opens DBDMin
+# connections at once, and a session keeps the settings it began with)
+my $t2 = ImagesTest->new(conf => "ImagesSessionSetup Off\n", no_httpd => 1,
                          pg_options => '-c log_statement=all');
 $t2->sql(q{ALTER ROLE mod_images SET statement_timeout = '500ms'});
+$t2->start_httpd;
 is $t2->get('/images/1')->{status}, 200, 'Off: served';
 {
     open my $fh, '<', "$t2->{dir}/pg/log" or die $!;
