@@ -30,7 +30,8 @@ static void check_sqlstate(apr_pool_t *p, const char *s, char state[6])
 }
 
 /* The log line: never empty, never more than one line, made of the
- * input's characters and "; " between its lines, the same every time. */
+ * input's characters and "; " between its lines (ended by LF or CR),
+ * the same every time. */
 static const char *check_message(apr_pool_t *p, const char *s,
                                  size_t size)
 {
@@ -41,7 +42,7 @@ static const char *check_message(apr_pool_t *p, const char *s,
     CHECK(!strchr(m, '\n') && !strchr(m, '\r'));
     CHECK(strcmp(im_pg_message(p, s), m) == 0);
     for (c = s; *c; c++) {
-        lines += *c == '\n';
+        lines += *c == '\n' || *c == '\r';
     }
     CHECK(strcmp(m, "no error text") == 0 || strlen(m) <= size + 2 * lines);
     return m;
