@@ -42,7 +42,7 @@ static int is_sqlstate(const char *s, apr_size_t n)
 
 int im_pg_sqlstate(const char *msg, char state[6])
 {
-    apr_size_t n = msg ? strcspn(msg, "\n") : 0;
+    apr_size_t n = msg ? strcspn(msg, "\r\n") : 0;
     apr_size_t sev = msg ? severity_len(msg, n) : 0;
 
     state[0] = '\0';
@@ -66,13 +66,16 @@ static int kept_line(const char *line, apr_size_t n)
 
 const char *im_pg_message(apr_pool_t *p, const char *msg)
 {
-    const char *out = NULL;
+    const char *out = NULL, *start = msg;
 
     while (msg && *msg) {
-        apr_size_t n = strcspn(msg, "\n"), skip = 0, sev;
+        /* a CR ends a line too: a value quoted in the text (DETAIL:  Key
+         * (name)=(...)) may hold one, and the log line must stay one */
+        apr_size_t n = strcspn(msg, "\r\n"), skip = 0, sev;
         const char *line = msg;
+        int first = line == start;
 
-        msg += n + (msg[n] == '\n');
+        msg += n + (msg[n] != '\0');
         while (n > 0 && apr_isspace(line[n - 1])) {
             n--;
         }
@@ -83,8 +86,10 @@ const char *im_pg_message(apr_pool_t *p, const char *msg)
         if (!n || !kept_line(line, n)) {
             continue;
         }
-        /* the first line's "ERROR:  42501: " (said apart by the caller) */
-        if (!out && (sev = severity_len(line, n))
+        /* the first line's "ERROR:  42501: " (said apart by the caller,
+         * from that line only: not from a later line when the first is
+         * blank or left out) */
+        if (first && (sev = severity_len(line, n))
             && is_sqlstate(line + sev, n - sev)) {
             skip = sev + 7;
         }

@@ -1,6 +1,6 @@
 # The libFuzzer targets of fuzz/: built with clang (make fuzz-build), run
 # once over their seed corpora and saved regression inputs, then each fuzzed
-# for a few seconds (FUZZ_SECONDS, default 5; the five run side by side).
+# for a few seconds (FUZZ_SECONDS, default 5; the six run side by side).
 # Without clang's libFuzzer this skips, except in CI (CI=true), where it
 # fails.  Longer runs: make fuzz FUZZ_SECONDS=600.
 use strict;
@@ -12,7 +12,8 @@ use File::Path qw(make_path);
 use Test::More;
 
 my $top = "$FindBin::Bin/..";
-my @targets = qw(fuzz_path fuzz_query fuzz_patch fuzz_time fuzz_render);
+my @targets = qw(fuzz_path fuzz_query fuzz_patch fuzz_time fuzz_render
+                 fuzz_pgerr);
 my $clang = $ENV{CLANG} || 'clang';
 my $seconds = $ENV{FUZZ_SECONDS} // 5;
 my $tmp = tempdir('mod_images-fuzz-XXXXXX', TMPDIR => 1, CLEANUP => 1);

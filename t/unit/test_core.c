@@ -562,6 +562,18 @@ static void test_pgerr(void)
     is_str(im_pg_message(p, "could not connect\n\tIs the server running?\n"),
            "could not connect; Is the server running?",
            "a message without SQLSTATE, on one line");
+    is_str(im_pg_message(p, "ERROR:  23505: duplicate key\r\nDETAIL:  Key "
+                         "(name)=(a\rb) already exists.\r\n"),
+           "duplicate key; DETAIL:  Key (name)=(a; b) already exists.",
+           "message: a CR in a quoted value still gives one line");
+    ok(im_pg_sqlstate("ERROR:  23505\r: x\n", st) == 0 && !*st,
+       "no SQLSTATE across a CR");
+    is_str(im_pg_message(p, "\nERROR:  42501: denied\n"),
+           "ERROR:  42501: denied",
+           "message: a SQLSTATE the caller does not get is kept");
+    is_str(im_pg_message(p, "LOCATION:  f, x.c:1\nERROR:  42501: denied\n"),
+           "ERROR:  42501: denied",
+           "message: kept after a first line left out");
     is_str(im_pg_message(p, ""), "no error text", "an empty message");
     is_str(im_pg_message(p, NULL), "no error text", "no message");
 }
