@@ -284,7 +284,9 @@ for my $n (keys %image) {
 }
 my @rows = (map { +{ %$_ } } @scenarios);
 for my $e (@events) {
-    my ($s) = grep { $_->{start} && $e->{t1} >= $_->{start}
+    # a request belongs to the scenario it overlaps: one sent just before
+    # an action starts can be the one the action breaks
+    my ($s) = grep { $_->{start} && $e->{t2} >= $_->{start}
                      && $e->{t1} < $_->{end} } @rows;
     $s //= do {
         my ($steady) = grep { $_->{name} eq 'steady' } @rows;
@@ -304,7 +306,9 @@ for my $e (@events) {
     $s->{"${op}_first"} //= $e->{t1};
     $s->{"${op}_last"} = $e->{t2};
     $s->{statuses}{$e->{status}}++;
-    push @{ $s->{failed_gets} }, $e if $op eq 'get';
+    # the reads one by one; the writes too where none should fail
+    push @{ $s->{failed_one_by_one} }, $e
+        if $op eq 'get' || $s->{name} eq 'steady' || $s->{name} eq 'd';
 }
 my $lost_final = 0;
 for my $n (sort keys %image) {
@@ -355,8 +359,8 @@ for my $s (grep { $_->{statuses} } @rows) {
 print "secs: first failure to last; max: slowest request (seconds)\n";
 print "!: some failures were not a JSON 503 with Retry-After\n"
     if grep { $_->{patch_other} || $_->{get_other} } @rows;
-# the failed reads one by one, at their time in the run, with what the
-# module logged when it answered 503
+# the failed reads (and writes outside (b) and (c)) one by one, at their
+# time in the run, with what the module logged about the database
 my %month = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
              Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
 my @answered_503 = map {
@@ -364,15 +368,16 @@ my @answered_503 = map {
         /^\[\w+ (\w+) (\d+) (\d+):(\d+):(\d+(?:\.\d+)?) (\d+)\]/;
     $mo ? [ Time::Local::timelocal(int $sec, $mi, $h, $d, $month{$mo}, $y)
             + $sec - int($sec), /(AH\d+: .*)/ ] : ();
-} grep { /answering 503/ } split /\n/, $log;
+} grep { /AH\d+: .*(?:answering 503|lost|could not)/ } split /\n/, $log;
 for my $s (@rows) {
-    for my $e (@{ $s->{failed_gets} || [] }) {
-        printf "%-8s a GET failed at %.1f s: %d %s\n", $s->{name},
-            $e->{t1} - $T0, $e->{status}, $e->{result} =~ s/^fail ?//r;
+    for my $e (@{ $s->{failed_one_by_one} || [] }) {
+        printf "%-8s a %s failed at %.1f s (%.1f s): %d %s\n", $s->{name},
+            uc $e->{op}, $e->{t1} - $T0, $e->{t2} - $e->{t1}, $e->{status},
+            $e->{result} =~ s/^fail ?//r;
+        my @logged = grep { $_->[0] >= $e->{t1} - 0.1
+                            && $_->[0] <= $e->{t2} + 0.1 } @answered_503;
         printf "           logged at %.1f s: %s\n", $_->[0] - $T0,
-            substr($_->[1], 0, 160)
-            for grep { $_->[0] >= $e->{t1} - 0.1 && $_->[0] <= $e->{t2} + 0.1 }
-                @answered_503;
+            substr($_->[1], 0, 160) for splice @logged, 0, 6;
     }
 }
 my ($sb) = grep { $_->{name} eq 'b' } @rows;
