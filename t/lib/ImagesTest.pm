@@ -294,7 +294,20 @@ sub stop_httpd {
     my ($self) = @_;
     if ($self->{wrapper_pid}) {
         kill 'TERM', $self->{wrapper_pid};
-        waitpid $self->{wrapper_pid}, 0;
+        # bounded: an httpd that never ends under the wrapper is reported
+        # (its output then has no summary: the script that checks it fails)
+        my $deadline = time + 300;
+        while (waitpid($self->{wrapper_pid}, WNOHANG) == 0) {
+            if (time > $deadline) {
+                kill 'KILL', $self->{wrapper_pid};
+                waitpid $self->{wrapper_pid}, 0;
+                if (open my $wo, '>>', "$self->{dir}/wrapper.out") {
+                    print $wo "killed: httpd did not end within 300 s\n";
+                }
+                last;
+            }
+            sleep 0.1;
+        }
         delete $self->{wrapper_pid};
         # keep what the wrapper said for the script that checks it
         if (my $dir = $ENV{IMAGES_TEST_REPORTS}) {
