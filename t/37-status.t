@@ -156,21 +156,27 @@ $s = moved($s, { ImagesRequestsItem2xx => 1, ImagesDbWaits => 1,
 
 # a graceful restart (a new generation of children, the module loaded
 # again) keeps the counts, and the new children add to them
-my ($gen) = $t->get('/server-status?auto')->{content}
-    =~ /^ParentServerConfigGeneration: (\d+)/m;
-$t->graceful;
-my $deadline = time + 30;
-my $now = $gen;
-while ($now == $gen && time < $deadline) {
-    select undef, undef, undef, 0.1;
-    ($now) = $t->get('/server-status?auto')->{content}
+SKIP: {
+    # scripts/test-valgrind runs httpd -X: one process, no generations
+    # (the block's tests: two, then moved()'s: one a counter, one the wait)
+    skip 'httpd -X under IMAGES_TEST_WRAPPER has no graceful restart',
+        2 + @keys if $t->{wrapper};
+    my ($gen) = $t->get('/server-status?auto')->{content}
         =~ /^ParentServerConfigGeneration: (\d+)/m;
-    $now //= $gen;
+    $t->graceful;
+    my $deadline = time + 30;
+    my $now = $gen;
+    while ($now == $gen && time < $deadline) {
+        select undef, undef, undef, 0.1;
+        ($now) = $t->get('/server-status?auto')->{content}
+            =~ /^ParentServerConfigGeneration: (\d+)/m;
+        $now //= $gen;
+    }
+    is $now, $gen + 1, 'a new generation';
+    is $t->get('/images/2')->{status}, 200, 'served by it';
+    $s = moved($s, { ImagesRequestsItem2xx => 1, ImagesDbWaits => 1,
+                     ImagesDbConnects => 1 }, 'after a graceful restart');
 }
-is $now, $gen + 1, 'a new generation';
-is $t->get('/images/2')->{status}, 200, 'served by it';
-$s = moved($s, { ImagesRequestsItem2xx => 1, ImagesDbWaits => 1,
-                 ImagesDbConnects => 1 }, 'after a graceful restart');
 unlike $t->error_log, qr/AH00052|exit signal/, 'no child crashed';
 
 done_testing;

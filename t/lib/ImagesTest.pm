@@ -283,7 +283,8 @@ sub start_httpd {
             && waitpid($self->{wrapper_pid}, WNOHANG) == $self->{wrapper_pid}) {
             delete $self->{wrapper_pid};
             open my $wo, '<', "$self->{dir}/wrapper.out";
-            die "httpd did not start: " . do { local $/; <$wo> // '' } . "\n";
+            die "httpd did not start: " . do { local $/; <$wo> // '' } . "\n"
+                . $self->error_log;
         }
         sleep 0.05;
     }
