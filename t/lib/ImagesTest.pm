@@ -276,7 +276,15 @@ sub start_httpd {
     my $deadline = time + ($self->{wrapper} ? 60 : 10);
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
-        if ($s) { close $s; return $self }
+        # (under a wrapper httpd listens before it checks the configuration:
+        # only an answer says it started)
+        if ($s && !$self->{wrapper_pid}) { close $s; return $self }
+        if ($s) {
+            close $s;
+            my $r = HTTP::Tiny->new(timeout => 60)->request('OPTIONS',
+                "http://127.0.0.1:$self->{port}/");
+            return $self if $r->{status} != 599;
+        }
         # under a wrapper, an httpd that refused its configuration has
         # exited, and said why to the wrapper's output
         if ($self->{wrapper_pid}
