@@ -507,10 +507,33 @@ static int in_endpoint(request_rec *r)
            || serves_images(r);
 }
 
+/* A path httpd refuses to decode (an encoded slash or NUL, a bad
+ * %-escape) is refused before the <Location> sections apply to the
+ * request, which still has the server's defaults: walk them here to know
+ * whether the error is the endpoint's (its JSON, CONTRACT section 7). */
+static int refused_in_endpoint(request_rec *r)
+{
+    ap_conf_vector_t *dir = r->per_dir_config;
+
+    if (r->main || !r->uri || r->uri[0] != '/'
+        || dir != r->server->lookup_defaults) {
+        return 0;
+    }
+    if (ap_location_walk(r) == OK && serves_images(r)) {
+        return 1;
+    }
+    r->per_dir_config = dir;
+    return 0;
+}
+
 /* httpd's own error pages inside the endpoint become JSON (respond.c). */
 static void im_insert_error_filter(request_rec *r)
 {
     if (in_endpoint(r)) {
+        im_error_json(r);
+    }
+    else if (refused_in_endpoint(r)) {
+        contract_headers(r);
         im_error_json(r);
     }
 }
