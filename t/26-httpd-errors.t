@@ -124,6 +124,9 @@ sub battery {
                        . "Connection: close\r\n\r\n");
         json_error($raw, $status, $detail, "$what: $name");
     }
+    $raw = $t->raw("GET /images/1 HTTP/1.1\r\nHost: x\r\nNo colon\r\n"
+                   . "Connection: close\r\n\r\n");
+    json_error($raw, 400, 'Bad request.', "$what: a malformed header");
     $raw = $t->raw("GET /elsewhere/%zz HTTP/1.1\r\nHost: x\r\n"
                    . "Connection: close\r\n\r\n");
     is $raw->{status}, 400, "$what: a bad escape elsewhere: 400";
