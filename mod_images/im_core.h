@@ -98,6 +98,10 @@ const char *im_time_format(apr_pool_t *p, apr_int64_t micros);
  * "2030-01-02 03:04+02:00", ...) to epoch microseconds; 0 if malformed. */
 int im_time_parse(const char *s, apr_int64_t *out);
 
+/* The same, but -1 for a well-formed timestamp whose instant an offset
+ * carries outside years 1 to 9999 (0 if malformed, 1 if good). */
+int im_time_read(const char *s, apr_int64_t *out);
+
 /* A signed decimal integer as PostgreSQL sends it (counts, ids, epoch
  * microseconds). */
 int im_parse_int64(const char *s, apr_int64_t *out);

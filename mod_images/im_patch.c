@@ -221,15 +221,20 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
         }
         else if (strcmp(key, "end_date") == 0) {
             apr_int64_t t;
+            int got = json_is_string(v)
+                      && strlen(json_string_value(v)) == json_string_length(v)
+                      ? im_time_read(json_string_value(v), &t) : 0;
             if (json_is_null(v)) {
                 out->set_end_date = 1;
                 out->end_date = NULL;
             }
-            else if (json_is_string(v)
-                     && strlen(json_string_value(v)) == json_string_length(v)
-                     && im_time_parse(json_string_value(v), &t)) {
+            else if (got == 1) {
                 out->set_end_date = 1;
                 out->end_date = im_time_format(p, t);
+            }
+            else if (got < 0) {
+                /* DRF's DateTimeField on an overflow */
+                add_error(errors, key, "Datetime value out of range.");
             }
             else {
                 add_error(errors, key, "Datetime has wrong format. Use one "

@@ -107,6 +107,11 @@ static int digits(const char **s, int n)
 
 int im_time_parse(const char *s, apr_int64_t *out)
 {
+    return im_time_read(s, out) == 1;
+}
+
+int im_time_read(const char *s, apr_int64_t *out)
+{
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
                                 31};
     int y, mo, d, h, mi, sec = 0, us = 0, off = 0, n;
@@ -183,5 +188,5 @@ int im_time_parse(const char *s, apr_int64_t *out)
     /* an offset must not carry the instant out of years 1 to 9999 */
     return *out >= days_from_civil(1, 1, 1) * 86400 * APR_INT64_C(1000000)
            && *out < days_from_civil(10000, 1, 1) * 86400
-                     * APR_INT64_C(1000000);
+                     * APR_INT64_C(1000000) ? 1 : -1;
 }

@@ -426,7 +426,10 @@ static int lists_token(request_rec *r, const char *name, const char *token)
  * configuration shares the table), so nothing is added twice. */
 static void contract_headers(request_rec *r)
 {
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    if (!lists_token(r, "X-Content-Type-Options", "nosniff")) {
+        apr_table_setn(r->err_headers_out, "X-Content-Type-Options",
+                       "nosniff");
+    }
     if (!lists_token(r, "Vary", "Authorization")) {
         apr_table_mergen(r->err_headers_out, "Vary", "Authorization");
     }
@@ -435,6 +438,30 @@ static void contract_headers(request_rec *r)
     if ((r->user || apr_table_get(r->headers_in, "Authorization"))
         && !lists_token(r, "Cache-Control", "private")) {
         apr_table_mergen(r->err_headers_out, "Cache-Control", "private");
+    }
+}
+
+/* Once more as the headers go out, after mod_headers' filters (type
+ * CONTENT_SET): a Header set or unset line of the site's configuration
+ * cannot take the contract's headers away (CONTRACT section 3). */
+#define HEADERS_FILTER "IMAGES_HEADERS"
+
+static apr_status_t headers_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    contract_headers(f->r);
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static void add_headers_filter(request_rec *r)
+{
+    ap_add_output_filter(HEADERS_FILTER, NULL, r, r->connection);
+}
+
+static void im_insert_filter(request_rec *r)
+{
+    if (r->handler && strcmp(r->handler, "images") == 0) {
+        add_headers_filter(r);
     }
 }
 
@@ -507,10 +534,35 @@ static int in_endpoint(request_rec *r)
            || serves_images(r);
 }
 
+/* A path httpd refuses to decode (an encoded slash or NUL, a bad
+ * %-escape) is refused before the <Location> sections apply to the
+ * request, which still has the server's defaults: walk them here to know
+ * whether the error is the endpoint's (its JSON, CONTRACT section 7). */
+static int refused_in_endpoint(request_rec *r)
+{
+    ap_conf_vector_t *dir = r->per_dir_config;
+
+    if (r->main || !r->uri || r->uri[0] != '/'
+        || dir != r->server->lookup_defaults) {
+        return 0;
+    }
+    if (ap_location_walk(r) == OK && serves_images(r)) {
+        return 1;
+    }
+    r->per_dir_config = dir;
+    return 0;
+}
+
 /* httpd's own error pages inside the endpoint become JSON (respond.c). */
 static void im_insert_error_filter(request_rec *r)
 {
     if (in_endpoint(r)) {
+        add_headers_filter(r);
+        im_error_json(r);
+    }
+    else if (refused_in_endpoint(r)) {
+        contract_headers(r);
+        add_headers_filter(r);
         im_error_json(r);
     }
 }
@@ -549,6 +601,10 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(im_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
     im_error_filter_register();
+    /* after CONTENT_SET (mod_headers), before PROTOCOL (the headers) */
+    ap_register_output_filter(HEADERS_FILTER, headers_filter, NULL,
+                              AP_FTYPE_CONTENT_SET + 5);
+    ap_hook_insert_filter(im_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(im_stats_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(im_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     /* optional too: mod_status calls it only when loaded */

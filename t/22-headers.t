@@ -39,7 +39,9 @@ sub headers_ok {
     my @nosniff = grep { $_->[0] eq 'x-content-type-options' } @$h;
     is_deeply [ map { $_->[1] } @nosniff ], ['nosniff'],
         "$name: X-Content-Type-Options: nosniff once";
-    my ($cc) = map { $_->[1] } grep { $_->[0] eq 'cache-control' } @$h;
+    # (field lines of the same name are one list, RFC 9110 5.3)
+    my $cc = join ', ', map { $_->[1] }
+                        grep { $_->[0] eq 'cache-control' } @$h;
     if ($private) {
         like $cc // '', qr/\bprivate\b/, "$name: Cache-Control: private";
     }
@@ -108,6 +110,31 @@ headers_ok($bare, 'bare: GET item', req(GET => '/images/1'), 200, 0);
 headers_ok($bare, 'bare: GET list', req(GET => '/images'), 200, 0);
 headers_ok($bare, 'bare: 404', req(GET => '/images/5'), 404, 0);
 headers_ok($bare, 'bare: token', req(GET => '/images/1', $token), 200, 1);
+
+# mod_headers lines of the site's own configuration that set or unset
+# these headers: the contract's headers still go out ("whatever the
+# server's other configuration").
+for my $lines (
+    [ 'Header set Vary "Accept"', 'Header set Cache-Control "max-age=60"' ],
+    [ 'Header always set Vary "Accept"',
+      'Header always set Cache-Control "public, max-age=60"',
+      'Header always unset X-Content-Type-Options' ],
+    [ 'Header unset Vary', 'Header unset Cache-Control',
+      'Header unset X-Content-Type-Options' ]) {
+    my $cfg = ImagesTest->new(conf_in_location =>
+        join('', map { "    $_\n" } @$lines));
+    my $what = join '; ', @$lines;
+    headers_ok($cfg, "$what: GET item", req(GET => '/images/1'), 200, 0);
+    headers_ok($cfg, "$what: 304",
+               req(GET => '/images/1', "If-None-Match: $etag"), 304, 0);
+    headers_ok($cfg, "$what: 404", req(GET => '/images/5'), 404, 0);
+    headers_ok($cfg, "$what: as alice", req(GET => '/images', $alice),
+               200, 1);
+    headers_ok($cfg, "$what: bad token", req(GET => '/images/1',
+               'Authorization: Token nope'), 401, 1);
+    headers_ok($cfg, "$what: refused Basic login",
+               req(GET => '/images/1', $nobody), 401, 1);
+}
 
 # Vary: Authorization next to other tokens: said once, others kept.
 my $cors = ImagesTest->new(conf_in_location =>

@@ -110,6 +110,29 @@ sub battery {
                    . "\r\nzz\r\nnot a chunk\r\n0\r\n\r\n");
     json_error($raw, 400, 'Bad request.', "$what: malformed chunked body");
 
+    # paths httpd refuses to decode before the <Location> sections apply
+    # (CONTRACT section 7: every error body is JSON)
+    for (['/images/%2F1', 404, 'Not found.', 'an encoded slash'],
+         ['/images/1%2Fx', 404, 'Not found.', 'an encoded slash after an id'],
+         ['/images/%00', 404, 'Not found.', 'an encoded NUL'],
+         ['/images/%zz', 400, 'Bad request.', 'a bad percent-escape'],
+         ['/images/%', 400, 'Bad request.', 'a lone percent sign'],
+         ['/images?page=2&x=%zz', 404, 'Invalid page.',
+          'a bad escape in the query']) {
+        my ($path, $status, $detail, $name) = @$_;
+        $raw = $t->raw("GET $path HTTP/1.1\r\nHost: x\r\n"
+                       . "Connection: close\r\n\r\n");
+        json_error($raw, $status, $detail, "$what: $name");
+    }
+    $raw = $t->raw("GET /images/1 HTTP/1.1\r\nHost: x\r\nNo colon\r\n"
+                   . "Connection: close\r\n\r\n");
+    json_error($raw, 400, 'Bad request.', "$what: a malformed header");
+    $raw = $t->raw("GET /elsewhere/%zz HTTP/1.1\r\nHost: x\r\n"
+                   . "Connection: close\r\n\r\n");
+    is $raw->{status}, 400, "$what: a bad escape elsewhere: 400";
+    like $raw->{headers}{'content-type'}, qr{^text/html},
+        "$what: a bad escape elsewhere: httpd's HTML page";
+
     # the ErrorDocument line of an earlier release: still JSON
     $r = $t->get('/images/3', user => 'alice', password => 'wrong');
     json_error($r, 401, 'Invalid username/password.',

@@ -189,6 +189,13 @@ for my $c (
     [{ end_date => '2030-01-01T00:00:00' }, qr/^Datetime has wrong format/],
     [{ end_date => '2030-02-30T00:00:00Z' }, qr/^Datetime has wrong format/],
     [{ end_date => 5 }, qr/^Datetime has wrong format/],
+    [{ end_date => '10000-01-01T00:00:00Z' }, qr/^Datetime has wrong format/],
+    # well-formed, but the instant is outside years 1 to 9999 (CONTRACT 3,
+    # finite dates): DRF's DateTimeField says so
+    [{ end_date => '9999-12-31T23:59:59-01:00' },
+     qr/^Datetime value out of range\.\z/],
+    [{ end_date => '0001-01-01T00:00:00+00:01' },
+     qr/^Datetime value out of range\.\z/],
     [{ owner => 'bob' }, { owner => ['This field is not allowed.'] }],
     [{ name => 'valid', is_public => 'nope' },
      { is_public => ['Must be a valid boolean.'] }],

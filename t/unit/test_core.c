@@ -462,6 +462,12 @@ static void test_time_parse(void)
     ok(!im_time_parse("2015-01-01T00:00Zjunk", &t), "trailing junk");
     ok(!im_time_parse("0001-01-01T00:00+01:00", &t), "before year 1");
     ok(!im_time_parse("", &t), "empty");
+    ok(im_time_read("0001-01-01T00:00+01:00", &t) == -1,
+       "before year 1: well-formed, out of range");
+    ok(im_time_read("9999-12-31T23:59:59-01:00", &t) == -1,
+       "past year 9999: well-formed, out of range");
+    ok(im_time_read("10000-01-01T00:00Z", &t) == 0, "a five-digit year");
+    ok(im_time_read("2015-03-30T18:30Z", &t) == 1, "in range");
     ok(!im_time_parse("2030-01-02T03:04+05:", &t), "offset with a bare colon");
     ok(im_parse_int64("9223372036854775807", &t) && t == APR_INT64_MAX,
        "largest bigint parses");
