@@ -75,11 +75,15 @@ is $r->{status}, 503, 'PATCH with the database down: 503';
 ok $r->{headers}{'retry-after'}, 'with Retry-After';
 is $r->{headers}{'content-type'}, 'application/json', 'JSON';
 $t->restart_pg;
-@st = map {
+my @res = map {
     $t->request(PATCH => '/images/1', %alice,
-                json => { description => "after restart $_" })->{status}
+                json => { description => "after restart $_" })
 } 1 .. 10;
-is_deeply \@st, [(200) x 10], 'every PATCH after a restart is 200';
+@st = map { $_->{status} } @res;
+is_deeply \@st, [(200) x 10], 'every PATCH after a restart is 200'
+    or diag join "\n", (map { "$_->{status} $_->{content}" }
+                              grep { $_->{status} != 200 } @res),
+                        grep { /\[(images|dbd):/ } split /\n/, $t->error_log;
 is $t->sql_value('SELECT description FROM images WHERE id = 1'),
     'after restart 10', 'the last one landed';
 my $log = $t->error_log;
