@@ -7,6 +7,9 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use IO::Select;
+use POSIX qw(_exit WNOHANG);
+use Time::HiRes qw(time sleep);
 use ImagesTest;
 
 my $t = ImagesTest->new(no_httpd => 1,
@@ -142,8 +145,6 @@ my $ONE_CHILD = "ServerLimit 1\nMaxRequestWorkers 16\n";
 # that attempt and take its outcome: one attempt, not one each.  The
 # "server" accepts connections and answers nothing, until told to close.
 {
-    use IO::Select;
-    use POSIX qw(_exit);
     my $held = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
                                      LocalPort => 0, Proto => 'tcp',
                                      ReuseAddr => 1) or die $!;
@@ -178,7 +179,7 @@ my $ONE_CHILD = "ServerLimit 1\nMaxRequestWorkers 16\n";
     is $?, 0, 'the first PATCH: 503';
     my ($more, $status) = (0, 'not done');
     while (time < $deadline) {
-        if (waitpid($second, POSIX::WNOHANG()) == $second) {
+        if (waitpid($second, WNOHANG) == $second) {
             $status = $?;
             last;
         }
