@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_reslist.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -27,14 +28,9 @@ struct im_write_pool_t {
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;   /* serialises a late setup */
 #endif
-    apr_time_t failed_at;    /* the last setup that failed */
+    apr_uint32_t attempts;   /* late setups finished (setup_late) */
     int destroyed;
 };
-
-/* After a setup that failed (the primary down: each of ImagesWriteDBDMin
- * connections waited up to connect_timeout), PATCHes get their 503 at
- * once for this long instead of queueing behind another attempt. */
-#define SETUP_BACKOFF apr_time_from_sec(2)
 
 /* How long a PATCH waits for a free connection when all ImagesWriteDBDMax
  * are leased (PATCHes queued on one row's lock, say): beyond the
@@ -112,7 +108,6 @@ static apr_status_t wp_setup(im_write_pool_t *wp)
 
     if (rv != APR_SUCCESS) {
         wp->reslist = NULL;
-        wp->failed_at = apr_time_now();
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wp->server, APLOGNO(20102)
                      "the write pool could not open its ImagesWriteDBDMin "
                      "connections; trying again at the next PATCH");
@@ -254,6 +249,51 @@ static apr_status_t release(void *data)
     return APR_SUCCESS;
 }
 
+/* A pool that could not be set up (the database was down when the child
+ * started, or at the last PATCH): this PATCH tries again, for the database
+ * may be back.  PATCHes that arrive during an attempt wait for it and take
+ * its outcome, rather than each trying in turn after it (ImagesWriteDBDMin
+ * times connect_timeout apiece).  0: that attempt failed, 503 at once. */
+static int setup_late(request_rec *r, im_write_pool_t *wp)
+{
+#if APR_HAS_THREADS
+    apr_uint32_t seen = apr_atomic_read32(&wp->attempts);
+    int shared = 0;
+    apr_status_t rv = apr_thread_mutex_trylock(wp->mutex);
+
+    if (APR_STATUS_IS_EBUSY(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(20109)
+                      "another PATCH is connecting the write pool; "
+                      "waiting for it");
+        rv = apr_thread_mutex_lock(wp->mutex);
+    }
+    if (rv != APR_SUCCESS) {
+        return 1;                 /* (AH20107 follows) */
+    }
+    if (!wp->reslist) {
+        if (apr_atomic_read32(&wp->attempts) == seen) {
+            wp_setup(wp);
+            apr_atomic_inc32(&wp->attempts);
+        }
+        else {
+            shared = 1;
+        }
+    }
+    apr_thread_mutex_unlock(wp->mutex);
+    if (shared) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20108)
+                      "the write pool's attempt to connect that this PATCH "
+                      "waited for failed (ImagesWriteDBDParams), "
+                      "answering 503");
+        return 0;
+    }
+#else
+    (void)r;
+    wp_setup(wp);
+#endif
+    return 1;
+}
+
 ap_dbd_t *im_write_pool_acquire(request_rec *r)
 {
     im_write_pool_t *wp = pool_of(r);
@@ -264,22 +304,9 @@ ap_dbd_t *im_write_pool_acquire(request_rec *r)
     if (!wp || !wp->pool) {
         return NULL;
     }
-    if (!wp->reslist && wp->failed_at
-        && apr_time_now() - wp->failed_at < SETUP_BACKOFF) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(20108)
-                      "the write pool could not connect less than 2 s ago "
-                      "(ImagesWriteDBDParams), answering 503");
+    if (!wp->reslist && !setup_late(r, wp)) {
         return NULL;
     }
-#if APR_HAS_THREADS
-    if (!wp->reslist && apr_thread_mutex_lock(wp->mutex) == APR_SUCCESS) {
-        if (!wp->reslist && (!wp->failed_at || apr_time_now()
-                             - wp->failed_at >= SETUP_BACKOFF)) {
-            wp_setup(wp);
-        }
-        apr_thread_mutex_unlock(wp->mutex);
-    }
-#endif
     if (!wp->reslist
         || (rv = apr_reslist_acquire(wp->reslist, &dbd)) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(20107)
