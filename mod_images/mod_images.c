@@ -448,6 +448,10 @@ static void contract_headers(request_rec *r)
 
 static apr_status_t headers_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
+    /* a non-always Header set of nosniff put it in headers_out too: once */
+    if (apr_table_get(f->r->headers_out, "X-Content-Type-Options")) {
+        apr_table_unset(f->r->err_headers_out, "X-Content-Type-Options");
+    }
     contract_headers(f->r);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -557,13 +561,18 @@ static int refused_in_endpoint(request_rec *r)
 static void im_insert_error_filter(request_rec *r)
 {
     if (in_endpoint(r)) {
-        add_headers_filter(r);
         im_error_json(r);
     }
     else if (refused_in_endpoint(r)) {
         contract_headers(r);
-        add_headers_filter(r);
         im_error_json(r);
+    }
+}
+
+static void im_insert_error_headers(request_rec *r)
+{
+    if (in_endpoint(r)) {
+        add_headers_filter(r);
     }
 }
 
@@ -603,8 +612,10 @@ static void register_hooks(apr_pool_t *p)
     im_error_filter_register();
     /* after CONTENT_SET (mod_headers), before PROTOCOL (the headers) */
     ap_register_output_filter(HEADERS_FILTER, headers_filter, NULL,
-                              AP_FTYPE_CONTENT_SET + 5);
-    ap_hook_insert_filter(im_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+                              AP_FTYPE_CONTENT_SET);
+    ap_hook_insert_filter(im_insert_filter, NULL, NULL, APR_HOOK_REALLY_LAST);
+    ap_hook_insert_error_filter(im_insert_error_headers, NULL, NULL,
+                                APR_HOOK_REALLY_LAST);
     ap_hook_post_config(im_stats_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(im_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     /* optional too: mod_status calls it only when loaded */

@@ -100,12 +100,18 @@ static apr_status_t wp_destroyed(void *data)
 
 static apr_status_t wp_setup(im_write_pool_t *wp)
 {
-    apr_status_t rv = apr_reslist_create(&wp->reslist, wp->nmin, wp->nkeep,
-                                         wp->nmax,
-                                         apr_time_from_sec(wp->exptime),
-                                         wp_construct, wp_destruct, wp,
-                                         wp->pool);
+    apr_pool_t *sub;
+    apr_reslist_t *rl = NULL;
+    apr_status_t rv = apr_pool_create(&sub, wp->pool);
 
+    if (rv == APR_SUCCESS) {
+        rv = apr_reslist_create(&rl, wp->nmin, wp->nkeep, wp->nmax,
+                                apr_time_from_sec(wp->exptime),
+                                wp_construct, wp_destruct, wp, sub);
+        if (rv != APR_SUCCESS) {
+            apr_pool_destroy(sub);     /* a failed attempt leaves nothing */
+        }
+    }
     if (rv != APR_SUCCESS) {
         wp->reslist = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, wp->server, APLOGNO(20102)
@@ -114,13 +120,13 @@ static apr_status_t wp_setup(im_write_pool_t *wp)
         return rv;
     }
     if (im_store_statement_timeout(wp->server) > 0) {
-        apr_reslist_timeout_set(wp->reslist,
+        apr_reslist_timeout_set(rl,
             apr_time_from_msec(im_store_statement_timeout(wp->server))
             + ACQUIRE_MARGIN);
     }
     /* registered after the reslist's: runs before it */
-    apr_pool_cleanup_register(wp->pool, wp, wp_destroyed,
-                              apr_pool_cleanup_null);
+    apr_pool_cleanup_register(sub, wp, wp_destroyed, apr_pool_cleanup_null);
+    wp->reslist = rl;            /* published last, set up */
     return APR_SUCCESS;
 }
 

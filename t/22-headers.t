@@ -120,7 +120,10 @@ for my $lines (
       'Header always set Cache-Control "public, max-age=60"',
       'Header always unset X-Content-Type-Options' ],
     [ 'Header unset Vary', 'Header unset Cache-Control',
-      'Header unset X-Content-Type-Options' ]) {
+      'Header unset X-Content-Type-Options' ],
+    # (hardening snippets say it without "always": headers_out, not
+    # err_headers_out where the module puts it)
+    [ 'Header set X-Content-Type-Options nosniff' ]) {
     my $cfg = ImagesTest->new(conf_in_location =>
         join('', map { "    $_\n" } @$lines));
     my $what = join '; ', @$lines;
@@ -135,6 +138,31 @@ for my $lines (
     headers_ok($cfg, "$what: refused Basic login",
                req(GET => '/images/1', $nobody), 401, 1);
 }
+
+# A shared cache in front of the endpoint (mod_cache, not as a quick
+# handler, so that it caches what the module answers a known caller) with
+# the site's "public": the answer to alice must not be stored and served to
+# the next anonymous caller.  private is in place before mod_cache decides.
+my $anon_count = $t->get('/images')->{json}{count};
+my $cached = ImagesTest->new(
+    debian_mods => ['cache', 'cache_socache', 'socache_shmcb'],
+    conf => "CacheSocache shmcb\nCacheEnable socache /images\n"
+            . "CacheQuickHandler off\nCacheHeader on\nLogLevel cache:debug\n",
+    conf_in_location =>
+        "    Header always set Cache-Control \"public, max-age=60\"\n"
+        . "    Header always set Vary \"Accept\"\n");
+my $as_alice = $cached->get('/images',
+                            token => 'alice-token-0123456789abcdef');
+isnt $as_alice->{json}{count}, $anon_count,
+    'with mod_cache: alice sees more than an anonymous caller';
+$as_alice = $cached->get('/images', token => 'alice-token-0123456789abcdef');
+unlike $cached->error_log, qr/AH00769/,
+    'mod_cache stored neither of alice\'s answers';
+my $anon = $cached->get('/images');
+is $anon->{json}{count}, $anon_count,
+    'with mod_cache: the next anonymous caller gets the anonymous list';
+isnt $anon->{headers}{'x-cache'} // '', 'HIT from localhost',
+    'and not from the cache';
 
 # Vary: Authorization next to other tokens: said once, others kept.
 my $cors = ImagesTest->new(conf_in_location =>
