@@ -27,6 +27,7 @@ int im_health_handler(request_rec *r)
     }
     /* (err_headers_out: on every answer, even one httpd writes) */
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     /* checkers ask with GET, HEAD (mod_proxy_hcheck: hcmethod) or OPTIONS */
     if (r->method_number != M_GET && r->method_number != M_OPTIONS) {
         apr_table_setn(r->headers_out, "Allow", "GET, HEAD, OPTIONS");

@@ -23,6 +23,7 @@ sub healthy {
         "$name: status ok and the schema version" or diag $r->{content};
     is $r->{headers}{'content-type'}, 'application/json', "$name: JSON";
     is $r->{headers}{'cache-control'}, 'no-store', "$name: no-store";
+    is $r->{headers}{'x-content-type-options'}, 'nosniff', "$name: nosniff";
 }
 
 sub unhealthy {
@@ -32,6 +33,7 @@ sub unhealthy {
     ok $r->{json}{detail}, "$name: with a detail";
     is $r->{headers}{'retry-after'}, '9', "$name: Retry-After";
     is $r->{headers}{'cache-control'}, 'no-store', "$name: no-store";
+    is $r->{headers}{'x-content-type-options'}, 'nosniff', "$name: nosniff";
 }
 
 my $t = ImagesTest->new(conf => $health);
