@@ -277,13 +277,16 @@ sub start_httpd {
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
         # (under a wrapper httpd listens before it checks the configuration:
-        # only an answer says it started)
+        # it started when it answers, or when it is still there 15 s later
+        # (a child_init that waits for a database); a refusal ends it)
         if ($s && !$self->{wrapper_pid}) { close $s; return $self }
         if ($s) {
             close $s;
-            my $r = HTTP::Tiny->new(timeout => 60)->request('OPTIONS',
+            $self->{listening_since} //= time;
+            my $r = HTTP::Tiny->new(timeout => 1)->request('OPTIONS',
                 "http://127.0.0.1:$self->{port}/");
-            return $self if $r->{status} != 599;
+            return $self if $r->{status} != 599
+                || time > $self->{listening_since} + 15;
         }
         # under a wrapper, an httpd that refused its configuration has
         # exited, and said why to the wrapper's output
