@@ -426,6 +426,11 @@ static int lists_token(request_rec *r, const char *name, const char *token)
  * configuration shares the table), so nothing is added twice. */
 static void contract_headers(request_rec *r)
 {
+    /* a Header set of nosniff without "always" put it in headers_out:
+     * said once */
+    if (apr_table_get(r->headers_out, "X-Content-Type-Options")) {
+        apr_table_unset(r->err_headers_out, "X-Content-Type-Options");
+    }
     if (!lists_token(r, "X-Content-Type-Options", "nosniff")) {
         apr_table_setn(r->err_headers_out, "X-Content-Type-Options",
                        "nosniff");
@@ -441,17 +446,15 @@ static void contract_headers(request_rec *r)
     }
 }
 
-/* Once more as the headers go out, after mod_headers' filters (type
- * CONTENT_SET): a Header set or unset line of the site's configuration
- * cannot take the contract's headers away (CONTRACT section 3). */
+/* As the headers go out, after mod_headers' filters (type CONTENT_SET)
+ * and before mod_cache's CACHE_SAVE: a Header set or unset line of the
+ * site's configuration cannot take the contract's headers away (CONTRACT
+ * section 3), and r->user is known whichever module set it (a session
+ * cookie, Kerberos, ...). */
 #define HEADERS_FILTER "IMAGES_HEADERS"
 
 static apr_status_t headers_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    /* a non-always Header set of nosniff put it in headers_out too: once */
-    if (apr_table_get(f->r->headers_out, "X-Content-Type-Options")) {
-        apr_table_unset(f->r->err_headers_out, "X-Content-Type-Options");
-    }
     contract_headers(f->r);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -474,16 +477,6 @@ static void im_insert_filter(request_rec *r)
 static int im_early_headers(request_rec *r)
 {
     if (serves_images(r)) {
-        contract_headers(r);
-    }
-    return DECLINED;
-}
-
-/* Again once the caller is known: r->user from a module that needs no
- * Authorization header (a session cookie, Kerberos, ...). */
-static int im_fixups(request_rec *r)
-{
-    if (r->handler && strcmp(r->handler, "images") == 0) {
         contract_headers(r);
     }
     return DECLINED;
@@ -564,8 +557,7 @@ static void im_insert_error_filter(request_rec *r)
         im_error_json(r);
     }
     else if (refused_in_endpoint(r)) {
-        contract_headers(r);
-        im_error_json(r);
+        im_error_json(r);       /* (headers: im_insert_error_headers) */
     }
 }
 
@@ -603,7 +595,6 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_translate_name(im_early_headers, NULL, NULL,
                            APR_HOOK_REALLY_FIRST);
     ap_hook_translate_name(im_translate_name, NULL, NULL, APR_HOOK_LAST);
-    ap_hook_fixups(im_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(im_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(im_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(im_health_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -274,6 +274,7 @@ sub start_httpd {
         die "httpd did not start: $out\n" . $self->error_log if $?;
     }
     my $deadline = time + ($self->{wrapper} ? 60 : 10);
+    my $listening_since;
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
         # (under a wrapper httpd listens before it checks the configuration:
@@ -282,11 +283,11 @@ sub start_httpd {
         if ($s && !$self->{wrapper_pid}) { close $s; return $self }
         if ($s) {
             close $s;
-            $self->{listening_since} //= time;
+            $listening_since //= time;
             my $r = HTTP::Tiny->new(timeout => 1)->request('OPTIONS',
                 "http://127.0.0.1:$self->{port}/");
             return $self if $r->{status} != 599
-                || time > $self->{listening_since} + 15;
+                || time > $listening_since + 15;
         }
         # under a wrapper, an httpd that refused its configuration has
         # exited, and said why to the wrapper's output
