@@ -102,6 +102,7 @@ my %SYNTH = (
 # ---- load every size, each side --------------------------------------------
 my @envs;   # { n, side, t, base, cases, load, sizes, bands }
 my %terms_of;
+my %bare;   # n => seconds of the reference load (bench/bare.sql)
 for my $n (@sizes) {
     my ($file, $terms);
     if ($corpus eq 'real') {
@@ -121,10 +122,24 @@ for my $n (@sizes) {
         $terms = \%SYNTH;
     }
     $terms_of{$n} = $terms;
+    $bare{$n} = bare_load($n, $file) if $file;
     for my $side ('new', $compare && $compare_at{$n} ? 'old' : ()) {
         push @envs, load_env($n, $side, $file, $terms);
     }
     unlink $file if $file;
+}
+
+# The same corpus into the reference (bench/bare.sql): seconds of the load.
+sub bare_load {
+    my ($n, $file) = @_;
+    print "== $n images, the reference: loading...\n";
+    my $t = ImagesTest->new(no_httpd => 1, empty => 1,
+                            schema => "$FindBin::Bin/bare.sql");
+    my $t0 = time;
+    $t->run_cmd($t->psql_args('images'), '-1', '-f', $file);
+    my $s = time - $t0;
+    printf "   loaded in %.1fs (%.0f images/s)\n", $s, $n / $s;
+    return $s;
 }
 
 sub load_env {
@@ -423,6 +438,16 @@ for my $e (sort { $a->{n} <=> $b->{n} } @envs) {
         map({ defined $l->{tables}{$_} ? sprintf('%.1f', $l->{tables}{$_})
                                        : '-' }
             qw(images image_tags image_versions)), $l->{vacuum};
+}
+if (%bare) {
+    push @lines, '', '| images | commit | images/s | the reference\'s images/s'
+        . ' (bench/bare.sql) | ratio |', '|---:|---|---:|---:|---:|';
+    for my $e (sort { $a->{n} <=> $b->{n} } grep { $bare{$_->{n}} } @envs) {
+        my $rate = $e->{n} / $e->{load}{seconds};
+        my $ref = $e->{n} / $bare{ $e->{n} };
+        push @lines, sprintf '| %d | %s | %.0f | %.0f | %.2f |', $e->{n},
+            $side_name->($e->{side}), $rate, $ref, $rate / $ref;
+    }
 }
 
 push @lines, '', '### Sizes (MB)', '',
