@@ -121,11 +121,7 @@ static size_t word_len(const char *s, size_t n)
     size_t i, run = 0, best = 0;
 
     for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch & 0xC0) == 0x80) {
-            continue;
-        }
-        run = (ch >= 0x80 || isalnum(ch)) ? run + 1 : 0;
+        run = isalnum((unsigned char)s[i]) ? run + 1 : 0;
         best = run > best ? run : best;
     }
     return best;
@@ -134,7 +130,7 @@ static size_t word_len(const char *s, size_t n)
 static void check_query(const im_list_query_t *q)
 {
     const char *c;
-    int lines, k;
+    int lines, k, exact;
 
     CHECK(q->page_size >= 1 && q->page_size <= MAX_SIZE);
     CHECK(q->page >= 1 || q->page == IM_PAGE_LAST
@@ -161,13 +157,24 @@ static void check_query(const im_list_query_t *q)
         lines += *c == '\n';
     }
     CHECK(lines == q->search_terms);
-    /* the terms that do not lead are the rest, one a line */
+    /* the terms that do not lead, and the leads the index does not answer
+     * exactly, are the rest, one a line */
     CHECK(im_utf8_valid(q->search_rest));
     lines = *q->search_rest ? 1 : 0;
     for (c = q->search_rest; *c; c++) {
         lines += *c == '\n';
     }
-    CHECK(lines == q->search_terms - q->search_leads);
+    exact = 0;
+    for (k = 0; k < q->search_leads; k++) {
+        size_t n = strlen(q->search_lead[k]);
+        exact += im_search_exact(q->search_lead[k]);
+        /* exact: one run of 3 to 32 ASCII letters and digits */
+        CHECK(im_search_exact(q->search_lead[k])
+              == (n >= 5 && n <= 34 && word_len(q->search_lead[k], n) == n - 2));
+        CHECK(im_search_exact(q->search_lead[k])
+              || strstr(q->search_rest, q->search_lead[k]) != NULL);
+    }
+    CHECK(lines == q->search_terms - exact);
     /* the leads are terms of the search with a word of 3 characters or
      * more, the longest word first */
     CHECK(q->search_leads >= 0 && q->search_leads <= 3);

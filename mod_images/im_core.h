@@ -49,11 +49,14 @@ typedef struct {
     const char *tag;         /* "" when the filter is off */
     /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped):
      * search_all holds every pattern joined by newlines; search_lead the
-     * three terms with the longest runs of letters and digits, three or
-     * more, which the trigram index can look up (search_leads says how
+     * three terms with the longest runs of ASCII letters and digits, three
+     * or more, which the index of words can look up (search_leads says how
      * many: none for a search of short terms only); search_rest the
-     * patterns of the other terms.  The store reads the leads and the rest; search_all is
-     * what the unit tests and fuzz/fuzz_query.c check the others against. */
+     * patterns the rows found must still be checked against: the terms
+     * that do not lead and the leads the index does not answer exactly
+     * (im_search_exact).  The store reads the leads and the rest;
+     * search_all is what the unit tests and fuzz/fuzz_query.c check the
+     * others against. */
     int search_terms;
     int search_leads;
     const char *search_lead[IM_SEARCH_LEADS];
@@ -68,6 +71,11 @@ typedef struct {
 /* Parse a raw query string (r->args, may be NULL). */
 void im_query_parse(apr_pool_t *p, const char *args, int default_size,
                     int max_size, im_list_query_t *out);
+
+/* Whether a search pattern ("%term%") is answered exactly by the index of
+ * images' words: its term is one run of 3 to 32 ASCII letters and digits.
+ * Any other lead is also checked with LIKE on the rows the index finds. */
+int im_search_exact(const char *pattern);
 
 /* Decode one application/x-www-form-urlencoded component ('+' is space).
  * Invalid escapes are kept literally, invalid UTF-8 becomes U+FFFD, and NUL

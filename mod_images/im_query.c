@@ -366,28 +366,37 @@ static const char *fold_term(apr_pool_t *p, const char *s, apr_size_t len)
     return out;
 }
 
-/* pg_trgm looks a term up by the trigrams of its words (runs of letters
- * and digits): a term whose longest word is shorter has none, and the
- * index would be read whole. */
+/* The index of images' words (sql/derived.sql) has the suffixes of three
+ * characters or more of each run of letters and digits: a term whose
+ * longest run is shorter has nothing to look up, and every row would be
+ * read. */
 #define INDEXABLE_TERM 3
+/* The index keeps the first 32 characters of each suffix. */
+#define EXACT_TERM_MAX 32
 
-/* The length in characters of the longest run of letters and digits in
- * s (len bytes of UTF-8; any non-ASCII character counts as a letter). */
+/* The length of the longest run of ASCII letters and digits in s (len
+ * bytes).  Only ASCII: whatever the database's locale counts as a letter
+ * beyond it, such a run is inside one of the runs it finds. */
 static apr_size_t longest_word(const char *s, apr_size_t len)
 {
     apr_size_t i, run = 0, best = 0;
 
     for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c & 0xC0) == 0x80) {
-            continue;                     /* the rest of a character */
-        }
-        run = (c >= 0x80 || apr_isalnum(c)) ? run + 1 : 0;
+        run = apr_isalnum((unsigned char)s[i]) ? run + 1 : 0;
         if (run > best) {
             best = run;
         }
     }
     return best;
+}
+
+int im_search_exact(const char *pattern)
+{
+    /* "%term%": the term is between the two % (an escape is not alnum) */
+    apr_size_t len = strlen(pattern);
+
+    return len >= 2 + INDEXABLE_TERM && len <= 2 + EXACT_TERM_MAX
+           && longest_word(pattern + 1, len - 2) == len - 2;
 }
 
 static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
@@ -446,13 +455,14 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
     for (k = 0; k < 3 && lead_len[k] >= INDEXABLE_TERM; k++) {
         q->search_lead[q->search_leads++] = lead[k];
     }
-    /* the others are checked row by row (a lead is one of the patterns
-     * themselves, so it is told apart by its address) */
+    /* the others, and the leads the index answers only in part, are
+     * checked row by row (a lead is one of the patterns themselves, so it
+     * is told apart by its address) */
     rest = apr_array_make(p, pats->nelts, sizeof(char *));
     for (i = 0; i < pats->nelts; i++) {
         const char *pat = APR_ARRAY_IDX(pats, i, const char *);
         for (k = 0; k < q->search_leads && q->search_lead[k] != pat; k++);
-        if (k == q->search_leads) {
+        if (k == q->search_leads || !im_search_exact(pat)) {
             *(const char **)apr_array_push(rest) = pat;
         }
     }

@@ -34,7 +34,7 @@
 
 /* The schema version these statements are written for (sql/schema.sql):
  * a connection to a database of another version answers nothing. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define SQL_SCHEMA_VERSION \
     "SELECT coalesce(max(version), 0) FROM schema_version"
 
@@ -134,21 +134,28 @@ static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
 /* A search term matches an image's own text (search_text: name and
  * description, lower-cased, sql/derived.sql) or a tag's (tags.search_text)
- * that the image has.  Up to three terms of three characters or more lead:
- * each is one predicate that the trigram index of images answers, ORed
- * with the images of the few tags the term matches (a primary-key lookup),
- * so the two bitmaps combine.  (A page the index half marks for recheck
- * has each of its rows checked against the tags' half too, an array that
- * PostgreSQL searches linearly: costly for a term in many tags, like
- * "the"; as intersected sets of ids instead, a medium term at 1,000,000
- * images took 166 to 430 ms instead of 24 to 95, docs/performance.md.)
- * The other terms are checked on the rows found.  LIKE of lower(term) on lower-cased text is ILIKE without
- * lower-casing every row again.  Params: a lead's pattern twice; the
- * rest's patterns joined by newlines, twice. */
+ * that the image has.  Up to three terms with a run of three letters or
+ * digits lead: each is one predicate that the index of the suffixes of
+ * images' words answers (the term's runs as prefixes of them), ORed with
+ * the images of the few tags the term matches (a primary-key lookup), so
+ * the bitmaps combine.  For a term that is one such run (im_query.c says
+ * which) the index's answer is exact: no row is looked at again for it,
+ * not even the rows the tags' half adds.  The others, and the terms that
+ * do not lead, are checked on the rows found.  A text too long to have
+ * suffixes has a mark that every lead finds; LIKE then decides for it.
+ * LIKE of lower(term) on lower-cased text is ILIKE without lower-casing
+ * every row again.  Params: a lead's pattern four times; the rest's
+ * patterns joined by newlines, twice. */
 static const char *const sql_search_lead =
-    " AND (i.search_text LIKE lower(%s::text) OR i.id = ANY (ARRAY("
+    " AND (images_search_words(i.search_text)"
+    " @@ images_search_query(lower(%s::text))"
+    " OR i.id = ANY (ARRAY("
     "SELECT it.image_id FROM image_tags it WHERE it.tag_id = ANY (ARRAY("
-    "SELECT t.id FROM tags t WHERE t.search_text LIKE lower(%s::text))))))";
+    "SELECT t.id FROM tags t WHERE t.search_text LIKE lower(%s::text))))))"
+    " AND (octet_length(i.search_text) <= 16384"
+    " OR i.search_text LIKE lower(%s::text) OR EXISTS (SELECT 1"
+    " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
+    " WHERE it.image_id = i.id AND t.search_text LIKE lower(%s::text)))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR NOT EXISTS (SELECT 1"
     " FROM unnest(string_to_array(lower(%s::text), chr(10))) p (pat)"
@@ -221,7 +228,7 @@ static stmt_t stmts[STMT_COUNT];
 
 static const char *list_sql(apr_pool_t *p, int filters)
 {
-    const char *where = "";
+    const char *where = "", *leads = "", *found = "";
     int i;
 
     if (filters & FILTER_CREATOR) {
@@ -232,7 +239,20 @@ static const char *list_sql(apr_pool_t *p, int filters)
         where = apr_pstrcat(p, where, sql_tag, NULL);
     }
     for (i = 0; i < SEARCH_LEADS(filters); i++) {
-        where = apr_pstrcat(p, where, sql_search_lead, NULL);
+        leads = apr_pstrcat(p, leads, sql_search_lead, NULL);
+    }
+    if (*leads && (filters & (FILTER_CREATOR | FILTER_TAG))) {
+        /* With a creator or a tag too, the leads' images are found first,
+         * by the index alone: the planner would otherwise read the
+         * creator's or the tag's rows and compute each one's words again
+         * (0.1 ms a row) to check them against the leads. */
+        found = apr_pstrcat(p, ", s AS MATERIALIZED (SELECT i.id"
+                            " FROM images i WHERE true", leads, ")", NULL);
+        where = apr_pstrcat(p, where, " AND i.id IN (SELECT id FROM s)",
+                            NULL);
+    }
+    else {
+        where = apr_pstrcat(p, where, leads, NULL);
     }
     if (SEARCH(filters)) {
         where = apr_pstrcat(p, where, sql_search_rest, NULL);
@@ -295,7 +315,7 @@ static const char *list_sql(apr_pool_t *p, int filters)
          * order that carries the visibility columns: the count reads it
          * alone, and the page reads it again in order, as far as the page
          * (no sort of the whole set). */
-        return apr_pstrcat(p, SQL_CALLER,
+        return apr_pstrcat(p, SQL_CALLER, found,
             SEARCH(filters) ? ", f AS MATERIALIZED (SELECT "
                                   : ", f AS NOT MATERIALIZED (SELECT ",
             /* a tag names one tag id: an image is in image_tags once */
@@ -1046,15 +1066,30 @@ static im_store_status_e list_rows(request_rec *r, int n_stmt, int nargs,
     return IM_STORE_OK;
 }
 
+/* A search's leads as sql_search_lead takes them, from args[nargs]. */
+static int push_leads(const im_list_query_t *q, const char **args, int nargs)
+{
+    int i;
+
+    for (i = 0; i < q->search_leads; i++) {
+        args[nargs++] = q->search_lead[i];   /* the index's words */
+        args[nargs++] = q->search_lead[i];   /* the tags' */
+        args[nargs++] = q->search_lead[i];   /* a long text */
+        args[nargs++] = q->search_lead[i];   /* a long text's tags */
+    }
+    return nargs;
+}
+
 im_store_status_e im_store_list_images(request_rec *r,
                                        const im_caller_t *who,
                                        const im_list_query_t *q,
                                        int *bad_token, apr_int64_t *count,
                                        apr_array_header_t **rows)
 {
-    /* caller, paging; creator, tag, 3 leads twice, the rest twice; LIMIT */
-    const char *args[4 + 2 + 2 * IM_SEARCH_LEADS + 2 + 1];
-    int nargs = 4, filters = 0, i;
+    /* caller, paging; creator, tag, 3 leads 4 times, the rest twice;
+     * LIMIT */
+    const char *args[4 + 2 + 4 * IM_SEARCH_LEADS + 2 + 1];
+    int nargs = 4, filters = 0, filtered;
     /* no page past this can exist; keeps (page - 1) * size in a bigint */
     apr_int64_t page = q->page > APR_INT64_C(1000000000000)
                        ? APR_INT64_C(1000000000000) : q->page;
@@ -1063,7 +1098,12 @@ im_store_status_e im_store_list_images(request_rec *r,
     args[1] = who->token;
     args[2] = apr_itoa(r->pool, q->page_size);
     args[3] = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, page);
-    /* in the order the statement's text names them */
+    /* in the order the statement's text names them: the leads first when a
+     * creator or a tag comes with them (list_sql) */
+    filtered = *q->created_by || *q->tag;
+    if (filtered && q->search_terms > 0) {
+        nargs = push_leads(q, args, nargs);
+    }
     if (*q->created_by) {
         filters |= FILTER_CREATOR;
         args[nargs++] = q->created_by;
@@ -1074,9 +1114,8 @@ im_store_status_e im_store_list_images(request_rec *r,
     }
     if (q->search_terms > 0) {
         filters |= (q->search_leads + 1) << 2;
-        for (i = 0; i < q->search_leads; i++) {
-            args[nargs++] = q->search_lead[i];   /* the images' text */
-            args[nargs++] = q->search_lead[i];   /* the tags' */
+        if (!filtered) {
+            nargs = push_leads(q, args, nargs);
         }
         args[nargs++] = q->search_rest;
         args[nargs++] = q->search_rest;

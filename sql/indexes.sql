@@ -1,12 +1,13 @@
 -- The indexes the module's statements use (docs/performance.md has their
 -- plans).  Run through schema.sql.
 
--- Search: one trigram index over the text of images a term may match;
--- each term of three characters or more is one indexed predicate
--- (store.c).  (fastupdate as by default: writes go to a pending list that
--- is merged in bulk; off, a load of 20,000 images took ten times longer.)
-CREATE INDEX IF NOT EXISTS images_search_trgm_idx
-    ON images USING gin (search_text gin_trgm_ops);
+-- Search: the suffixes of the words of each image's text (derived.sql),
+-- looked up by prefix: each term with a run of three letters or digits is
+-- one indexed predicate (store.c).  (fastupdate as by default: writes go
+-- to a pending list that is merged in bulk; off, a load of 20,000 images
+-- took ten times longer.)
+CREATE INDEX IF NOT EXISTS images_search_idx
+    ON images USING gin (images_search_words(search_text));
 
 -- Listing order of every page.
 CREATE INDEX IF NOT EXISTS images_order_idx

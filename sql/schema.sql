@@ -10,7 +10,7 @@
 -- version at each new connection and answers 503 until it matches the one
 -- it was built for (docs/configuration.md: upgrading).
 \set ON_ERROR_STOP 1
-\set schema_version 1
+\set schema_version 2
 SET client_min_messages = warning;
 BEGIN;
 -- two runs at once: the second waits, then finds the work done
@@ -27,7 +27,7 @@ SELECT coalesce(max(version), 0) AS found FROM schema_version \gset
 \endif
 SELECT :found > :schema_version AS too_new,
        :found < :schema_version AS upgrade,
-       :found = 0 AS from_0 \gset
+       :found = 0 AS from_0, :found = 1 AS from_1 \gset
 
 \if :too_new
 SELECT set_config('mod_images.found', :'found', true);
@@ -45,6 +45,11 @@ END $$;
 \endif
 \ir derived.sql
 \ir indexes.sql
+\if :from_0
+\ir migrations/002-search-words.sql
+\elif :from_1
+\ir migrations/002-search-words.sql
+\endif
 INSERT INTO schema_version (version) VALUES (:schema_version);
 \endif
 COMMIT;

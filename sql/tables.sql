@@ -2,8 +2,6 @@
 -- module, the tests and operators' own loads use them): add, never rename.
 -- Run through schema.sql, which knows which version a database is at.
 
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-
 -- One row per version applied; the module checks the highest at each new
 -- connection (store.c) and serves only the version it was built for.
 CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,6 +1,6 @@
-# sql/schema.sql creates version 1 and is safe to run again (it changes
-# nothing at its own version); search_text and the counts stay right
-# through every kind of change.
+# sql/schema.sql creates version 2 (and upgrades version 1) and is safe to
+# run again (it changes nothing at its own version); search_text and the
+# counts stay right through every kind of change.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -22,8 +22,8 @@ $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 is $snapshot->(), $before, 'running schema.sql twice more changes no row';
 
-is $t->sql_value('SELECT max(version) FROM schema_version'), 1,
-    'the schema is at version 1';
+is $t->sql_value('SELECT max(version) FROM schema_version'), 2,
+    'the schema is at version 2';
 is $t->sql_value('SELECT count(*) FROM schema_version'), 1,
     'running it again adds no version row';
 # every object of the schema, with its definition
@@ -42,11 +42,30 @@ my $objects = sub {
 my $had = $objects->();
 $t->load_sql("$ImagesTest::TOP/sql/schema.sql");
 is $objects->(), $had, 'nor changes any table, trigger, function or index';
-# (no bespoke search machinery: one trigram index over search_text)
-is $t->sql_value(q{SELECT string_agg(indexrelid::regclass::text, ',')
-    FROM pg_index WHERE indrelid = 'images'::regclass
-     AND pg_get_indexdef(indexrelid) LIKE '%gin%'}),
-   'images_search_trgm_idx', 'the one GIN index of images is the trigram one';
+# (no bespoke search machinery: one index of the words' suffixes)
+my $gin = sub {
+    $t->sql_value(q{SELECT string_agg(indexrelid::regclass::text, ','
+        ORDER BY 1) FROM pg_index WHERE indrelid = 'images'::regclass
+         AND pg_get_indexdef(indexrelid) LIKE '%gin%'});
+};
+is $gin->(), 'images_search_idx', 'the one GIN index of images: its words';
+
+# what the index holds: each run of letters and digits, and its suffixes of
+# three characters or more, up to 32 of them; a mark for a text over 16 KB
+my $words = sub {
+    $t->sql_value("SELECT array_to_string(tsvector_to_array("
+        . "images_search_words($_[0])), ' ')");
+};
+is $words->(q{'x.org gcc-12 ab'}), 'gcc org', 'runs of three or more';
+is $words->(q{'wörld'}), 'rld wörld örld', 'letters as the locale says';
+is $t->sql_value("SELECT count(*) || ' ' || max(length(x)) FROM unnest("
+    . "tsvector_to_array(images_search_words("
+    . "'abcdefghijklmnopqrstuvwxyz0123456789'))) x"), '34 32',
+   'a suffix for each start, 32 characters of it at most';
+is $words->("repeat('abc ', 4096)"), 'abc', '16 KB: indexed';
+is $words->("repeat('abc ', 4097)"), '!long', 'over 16 KB: a mark';
+is $t->sql_value("SELECT images_search_query('%x.org\\_gcc-12%')::text"),
+   q{'org':* & 'gcc':* | '!long'}, 'a term asks for its runs as prefixes';
 
 # a database of a later version than these files: refused, nothing changed
 $t->sql('INSERT INTO schema_version (version) VALUES (99)');
@@ -166,4 +185,30 @@ $t->run_cmd($t->psql_args('images'), '-v', 'n=300', '-f',
 $counted->('sql/generate.sql');
 $t->load_sql("$ImagesTest::TOP/sql/sample.sql");
 $counted->('sample.sql again (TRUNCATE)');
+# version 1 (a trigram index over search_text) brought to version 2: every
+# row kept, the trigram index replaced, and a search finds the same rows
+$t->sql('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+$t->sql('DROP INDEX images_search_idx;'
+        . ' DROP FUNCTION images_search_words(text),'
+        . ' images_search_query(text);'
+        . ' CREATE INDEX images_search_trgm_idx'
+        . ' ON images USING gin (search_text gin_trgm_ops);'
+        . ' DELETE FROM schema_version;'
+        . ' INSERT INTO schema_version (version) VALUES (1)');
+my $found = sub {
+    $t->sql_value("SET enable_seqscan = off; SELECT string_agg(id::text, ','"
+        . " ORDER BY id) FROM images WHERE search_text LIKE '%ubuntu%'");
+};
+my ($rows_v1, $found_v1) = ($snapshot->(), $found->());
+like $found_v1, qr/^\d+(,\d+)+$/, 'version 1 finds ubuntu';
+$t->load_sql("$ImagesTest::TOP/sql/schema.sql");
+is $t->sql_value('SELECT string_agg(version::text, \',\' ORDER BY 1)'
+                 . ' FROM schema_version'), '1,2', 'version 1 upgraded to 2';
+is $snapshot->(), $rows_v1, 'every row kept';
+is $gin->(), 'images_search_idx', 'the trigram index replaced';
+is $t->sql_value("SET enable_seqscan = off; SELECT string_agg(id::text, ','"
+    . " ORDER BY id) FROM images WHERE images_search_words(search_text)"
+    . " @@ images_search_query('%ubuntu%')"), $found_v1,
+   'the new index finds the same images';
+
 done_testing;

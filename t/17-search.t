@@ -1,4 +1,4 @@
-# Search through the trigram index of search_text (sql/derived.sql,
+# Search through the index of the words of search_text (sql/derived.sql,
 # sql/indexes.sql) finds exactly what the contract says (every term matches,
 # case-insensitively as a substring, the image's name or description or one
 # of its tags' name or description): random texts full of separators and
@@ -9,7 +9,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Encode qw(encode_utf8);
+use Encode qw(encode_utf8 decode_utf8);
 use JSON::PP ();
 use ImagesTest;
 
@@ -95,6 +95,9 @@ my %AS = (anonymous => {},
           alice => { uid => $alice, auth => { %alice_tok } },
           bob => { uid => $bob,
                    auth => { user => 'bob', password => 'bob-pw' } });
+# a creator or a tag asked for with the search (compare), as the query
+# string says it and as SQL on images i
+our $FILTER;
 # the contract, on the base tables
 sub expected {
     my ($search, $as) = @_;
@@ -113,6 +116,7 @@ sub expected {
           . " WHERE m.image_id = i.id AND m.user_id = $uid"
           . " AND (m.end_date IS NULL OR m.end_date > now()))"
         : '';
+    $where .= $FILTER->{sql} if $FILTER;
     my $rows = $t->sql('SELECT id FROM images i WHERE (i.is_public' . $who
                        . ') AND (i.end_date IS NULL OR i.end_date > now())'
                        . $where . ' ORDER BY i.start_date DESC, i.id DESC');
@@ -132,7 +136,8 @@ sub found {
     my (@ids, @last, $count);
     for my $page (1 .. 1000) {
         my $r = $t->get("/images?page_size=$size&page=$page&search="
-                        . uri($search), %auth);
+                        . uri($search) . ($FILTER ? $FILTER->{qs} : ''),
+                        %auth);
         return "status $r->{status} on page $page"
             unless $r->{status} == 200;
         $count //= $r->{json}{count};
@@ -144,7 +149,7 @@ sub found {
     }
     return "count $count, " . scalar(@ids) . ' images' if $count != @ids;
     my $r = $t->get("/images?page_size=$size&page=last&search="
-                    . uri($search), %auth);
+                    . uri($search) . ($FILTER ? $FILTER->{qs} : ''), %auth);
     my $got = join ',', map { $_->{id} } @{ $r->{json}{results} || [] };
     return "page=last [$got], the last page [@last]"
         if $got ne join ',', @last;
@@ -186,6 +191,18 @@ sub compare {
     cmp_ok $hits, '>', $n / 4, "$what: most of them find images";
 }
 compare('loaded', 150);
+my ($tag3_id, $tag3) = @{ $t->sql("SELECT id, name FROM tags"
+                                   . " WHERE name LIKE 't3 %'")->[0] };
+$tag3 = decode_utf8($tag3);
+# with a creator or a tag too (their statements find the search's images
+# first, apart: store.c)
+for my $f (['created_by__username=alice', "i.created_by = $alice"],
+           ['created_by__username=bob', "i.created_by = $bob"],
+           ['tags__name=' . uri($tag3), "EXISTS (SELECT 1 FROM image_tags"
+            . " x WHERE x.image_id = i.id AND x.tag_id = $tag3_id)"]) {
+    local $FILTER = { qs => "&$f->[0]", sql => " AND $f->[1]" };
+    compare("with $f->[0]", 30);
+}
 for my $s ("ga\x0bmm", "ha\x0cbe", 'pha,be', '50%o', 'a_b x\\y', "\x{e9}",
            "\x{fc}ni", 'lta;ga', "lta\x{a0}ga", '%', '_', "it's") {
     is found($s), expected($s), "search '$s'";
@@ -202,6 +219,27 @@ is $r->{status}, 200, 'PATCH with a word of 6,006 characters';
 is found('needle'), $id, 'found by a piece of the long word';
 is found('eedl tail'), $id, 'and with a term of a short word';
 is found('wneedlew'), $id, 'a piece across the middle';
+# a term longer than the 32 characters the index keeps of a suffix: the
+# index finds its first 32, LIKE the rest
+is found('needle' . 'w' x 40), $id, 'a term of 46 characters';
+is found('needle' . 'w' x 3001), '', 'one character more than the text has';
+
+# a text over 16 KB has no suffixes in the index (sql/derived.sql): it is
+# found through its own index and LIKE
+my $huge = join(' ', ('filler') x 3000) . ' Haystack' . ('z' x 40) . 'end';
+my $huge_id = $t->sql_value("SELECT id FROM images WHERE created_by = $alice"
+    . " AND is_public AND end_date IS NULL AND id <> $id ORDER BY id DESC"
+    . " LIMIT 1");
+$r = $t->request(PATCH => "/images/$huge_id", %alice_tok,
+                 json => { description => $huge });
+is $r->{status}, 200, 'PATCH with a description of ' . length($huge)
+    . ' characters';
+for my $s ('haystack', 'STACKzz', 'haystack' . 'z' x 40 . 'end',
+           'filler haystack', 'k' . 'z' x 41) {
+    is found($s), expected($s), "search '$s' with a text over 16 KB";
+}
+like found('haystack'), qr/\b$huge_id\b/, '... which finds it';
+is found('haystack' . 'z' x 41), '', '... and not with one z too many';
 
 # a term that matches many different words
 $t->sql(q{INSERT INTO images (name, description, created_by) SELECT
