@@ -5,21 +5,17 @@
 --       is ILIKE).  A term holds no newline, so it matches this text
 --       exactly when it matches one of the two fields.  A term matches an
 --       image through its tags by the tags' own text (store.c).
---   images_search_words(search_text)  the text's suffixes, an index
---       expression (indexes.sql), nothing stored in the row; a term's runs
---       of letters and digits are looked up as prefixes of them
---       (images_search_query).
+--   images_search_words(search_text)  its words' suffixes: an index
+--       expression (indexes.sql), nothing stored in the row.
 --   image_tags.start_date, is_public, end_date, created_by  its image's,
 --       kept by triggers: a page by tag is counted and read from one index
 --       of image_tags.
 --   image_counts, creator_counts  public images with no end date, in all
 --       and per creator, kept by statement triggers: a page's count without
 --       visiting every row.
--- And api_tokens.key: the SHA-256 (hex) of whatever token a writer
--- inserts, so that no token in plain sits in the table or reaches a log;
--- the module looks a presented token up by its digest.
--- Triggers fire ALWAYS (also in a load under session_replication_role =
--- replica).  Run through schema.sql (one transaction).
+-- And api_tokens.key: the SHA-256 (hex) of what a writer inserts (no token
+-- in plain in the table or a log).  Triggers fire ALWAYS (also under
+-- session_replication_role = replica).  Run through schema.sql.
 
 ALTER TABLE images ADD COLUMN IF NOT EXISTS search_text text
     GENERATED ALWAYS AS (lower(name || chr(10) || description)) STORED;
@@ -38,20 +34,13 @@ CREATE TABLE IF NOT EXISTS creator_counts (
     public_open bigint NOT NULL
 );
 
--- The words of a search_text, for its index: every suffix of three
--- characters or more of each run of letters and digits (up to 32
--- characters of it).  A run of letters and digits of a term occurs in the
--- text exactly when it is a prefix of one of these (the term's own run is
--- inside a run of the text, which has a suffix starting there), so a term
--- made of one such run of up to 32 characters is answered by the index
--- alone, without a look at the row; for any other term it is a necessary
--- condition, and LIKE decides on the rows found (store.c).  A text over
--- 16 KB has the mark !long instead (a tsvector holds at most 1 MB; 16 KB
--- makes at most 512 KB of suffixes), which every query also asks for: such
--- a text is always a candidate, and LIKE decides.  Letters and digits as
--- the database's locale says ([:alnum:]), as images_search_query says
--- them for the term.  The cost tells the planner that computing it for a
--- row is dear (about 0.1 ms): it is meant to be read from the index.
+-- The words of a search_text, for its index: each suffix of three
+-- characters or more (cut to 32) of each run of letters and digits, as the
+-- locale says.  A term's run occurs in the text exactly when it starts one
+-- of these, so a term that is one run is answered by the index alone;
+-- other terms are then checked with LIKE (store.c).  Over 16 KB (a
+-- tsvector holds 1 MB at most), only the mark !long, which every query
+-- asks for: LIKE decides.  Dear to compute (0.1 ms): read from the index.
 CREATE OR REPLACE FUNCTION images_search_words(t text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
     SELECT CASE WHEN octet_length(t) > 16384 THEN '!long'::tsvector
@@ -62,12 +51,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
                generate_series(1, length(w) - 2) k)) END
 $$;
 
--- A LIKE pattern's runs of three letters or digits or more (the first 32
--- characters of each), as prefixes that must all be among an image's
--- images_search_words, or the mark of a long text.  Only the mark when the
--- pattern has no such run (store.c only asks with a term that has one).
--- The escapes and the % around a pattern are not letters: the pattern's
--- runs are the term's.
+-- A LIKE pattern's runs of three or more (their first 32 characters) as
+-- prefixes, or the mark.  Escapes and the % around are not letters.
 CREATE OR REPLACE FUNCTION images_search_query(pattern text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (coalesce('(' || string_agg(quote_literal(left(w, 32)) || ':*',

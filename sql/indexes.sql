@@ -1,11 +1,7 @@
--- The indexes the module's statements use (docs/performance.md has their
--- plans).  Run through schema.sql.
-
--- Search: the suffixes of the words of each image's text (derived.sql),
--- looked up by prefix: each term with a run of three letters or digits is
--- one indexed predicate (store.c).  (fastupdate as by default: writes go
--- to a pending list that is merged in bulk; off, a load of 20,000 images
--- took ten times longer.)
+-- The indexes the module's statements use.  Run through schema.sql.
+-- Search: the suffixes of each image's words (derived.sql), looked up by
+-- prefix, one predicate per leading term (store.c).  fastupdate as by
+-- default (off, a load of 20,000 images took ten times longer).
 CREATE INDEX IF NOT EXISTS images_search_idx
     ON images USING gin (images_search_words(search_text));
 

@@ -4,11 +4,9 @@
 --
 --   psql -v ON_ERROR_STOP=1 -d images -f sql/schema.sql
 --
--- Split by concern: tables.sql (the API's tables), derived.sql (what
--- triggers keep), indexes.sql, migrations/ (from each earlier version).
--- One transaction: all of it lands or none of it.  The module checks the
--- version at each new connection and answers 503 until it matches the one
--- it was built for (docs/configuration.md: upgrading).
+-- Split by concern: tables.sql, derived.sql, indexes.sql, migrations/ (from
+-- each earlier version).  One transaction: all of it lands or none.  The
+-- module answers 503 until the version is its own (docs/configuration.md).
 \set ON_ERROR_STOP 1
 \set schema_version 2
 SET client_min_messages = warning;
@@ -27,7 +25,7 @@ SELECT coalesce(max(version), 0) AS found FROM schema_version \gset
 \endif
 SELECT :found > :schema_version AS too_new,
        :found < :schema_version AS upgrade,
-       :found = 0 AS from_0, :found = 1 AS from_1 \gset
+       :found = 0 AS from_0, :found < 2 AS before_2 \gset
 
 \if :too_new
 SELECT set_config('mod_images.found', :'found', true);
@@ -45,9 +43,7 @@ END $$;
 \endif
 \ir derived.sql
 \ir indexes.sql
-\if :from_0
-\ir migrations/002-search-words.sql
-\elif :from_1
+\if :before_2
 \ir migrations/002-search-words.sql
 \endif
 INSERT INTO schema_version (version) VALUES (:schema_version);
