@@ -51,15 +51,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
                generate_series(1, length(w) - 2) k)) END
 $$;
 
--- A LIKE pattern's runs of three or more (their first 32 characters) as
--- prefixes, or the mark.  Escapes and the % around are not letters.
+-- A LIKE pattern's runs of three or more (their first 32 characters; the
+-- four longest: bounded work) as prefixes, or the mark.  Escapes and the %
+-- around are not letters.
 CREATE OR REPLACE FUNCTION images_search_query(pattern text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT (coalesce('(' || string_agg(quote_literal(left(w, 32)) || ':*',
-                                       ' & ') || ') | ', '')
+    SELECT (coalesce('(' || string_agg(quote_literal(w) || ':*', ' & '
+                                       ORDER BY w) || ') | ', '')
             || '''!long''')::tsquery
-      FROM unnest(regexp_split_to_array(pattern, '[^[:alnum:]]+')) w
-     WHERE length(w) >= 3
+      FROM (SELECT w FROM (SELECT DISTINCT left(r, 32) AS w FROM unnest(
+                regexp_split_to_array(pattern, '[^[:alnum:]]+')) r
+                WHERE length(r) >= 3) d ORDER BY length(w) DESC, w LIMIT 4) x
 $$;
 
 -- A link as it is written: its image's columns, whatever the writer said.

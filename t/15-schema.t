@@ -65,7 +65,11 @@ is $t->sql_value("SELECT count(*) || ' ' || max(length(x)) FROM unnest("
 is $words->("repeat('abc ', 4096)"), 'abc', '16 KB: indexed';
 is $words->("repeat('abc ', 4097)"), '!long', 'over 16 KB: a mark';
 is $t->sql_value("SELECT images_search_query('%x.org\\_gcc-12%')::text"),
-   q{'org':* & 'gcc':* | '!long'}, 'a term asks for its runs as prefixes';
+   q{'gcc':* & 'org':* | '!long'}, 'a term asks for its runs as prefixes';
+is $t->sql_value("SELECT images_search_query('%' || repeat('abc.', 50)"
+                 . " || 'abcdef-abcde-abcd-abcdefg%')::text"),
+   q{'abcd':* & 'abcde':* & 'abcdef':* & 'abcdefg':* | '!long'},
+   'its four longest runs at most, each once';
 
 # a database of a later version than these files: refused, nothing changed
 $t->sql('INSERT INTO schema_version (version) VALUES (99)');
