@@ -121,7 +121,13 @@ static size_t word_len(const char *s, size_t n)
     size_t i, run = 0, best = 0;
 
     for (i = 0; i < n; i++) {
-        run = isalnum((unsigned char)s[i]) ? run + 1 : 0;
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch & 0xC0) == 0x80) {
+            continue;
+        }
+        run = (ch >= 0x80 || (ch >= '0' && ch <= '9')
+               || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+              ? run + 1 : 0;
         best = run > best ? run : best;
     }
     return best;
@@ -166,11 +172,15 @@ static void check_query(const im_list_query_t *q)
     }
     exact = 0;
     for (k = 0; k < q->search_leads; k++) {
-        size_t n = strlen(q->search_lead[k]);
+        size_t n = strlen(q->search_lead[k]), chars = 0, j;
+        for (j = 1; j + 1 < n; j++) {
+            chars += ((unsigned char)q->search_lead[k][j] & 0xC0) != 0x80;
+        }
         exact += im_search_exact(q->search_lead[k]);
-        /* exact: one run of 3 to 32 ASCII letters and digits */
+        /* exact: one run of 3 to 32 characters */
         CHECK(im_search_exact(q->search_lead[k])
-              == (n >= 5 && n <= 34 && word_len(q->search_lead[k], n) == n - 2));
+              == (chars >= 3 && chars <= 32
+                  && word_len(q->search_lead[k], n) == chars));
         CHECK(im_search_exact(q->search_lead[k])
               || strstr(q->search_rest, q->search_lead[k]) != NULL);
     }

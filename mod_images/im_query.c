@@ -374,15 +374,26 @@ static const char *fold_term(apr_pool_t *p, const char *s, apr_size_t len)
 /* The index keeps the first 32 characters of each suffix. */
 #define EXACT_TERM_MAX 32
 
-/* The length of the longest run of ASCII letters and digits in s (len
- * bytes).  Only ASCII: whatever the database's locale counts as a letter
- * beyond it, such a run is inside one of the runs it finds. */
+/* A byte of a run, as sql/derived.sql splits text: ASCII letters and
+ * digits, and every byte of a character beyond ASCII (whatever the
+ * locale of httpd or of the database calls it). */
+static int word_byte(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+           || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* The length in characters of the longest run in s (len bytes of UTF-8). */
 static apr_size_t longest_word(const char *s, apr_size_t len)
 {
     apr_size_t i, run = 0, best = 0;
 
     for (i = 0; i < len; i++) {
-        run = apr_isalnum((unsigned char)s[i]) ? run + 1 : 0;
+        unsigned char c = (unsigned char)s[i];
+        if ((c & 0xC0) == 0x80) {
+            continue;                     /* the rest of a character */
+        }
+        run = word_byte(c) ? run + 1 : 0;
         if (run > best) {
             best = run;
         }
@@ -392,11 +403,17 @@ static apr_size_t longest_word(const char *s, apr_size_t len)
 
 int im_search_exact(const char *pattern)
 {
-    /* "%term%": the term is between the two % (an escape is not alnum) */
-    apr_size_t len = strlen(pattern);
+    /* "%term%": the term is between the two % (an escape is not a letter) */
+    apr_size_t len = strlen(pattern), chars = 0, i;
 
-    return len >= 2 + INDEXABLE_TERM && len <= 2 + EXACT_TERM_MAX
-           && longest_word(pattern + 1, len - 2) == len - 2;
+    if (len < 2) {
+        return 0;
+    }
+    for (i = 1; i + 1 < len; i++) {
+        chars += ((unsigned char)pattern[i] & 0xC0) != 0x80;
+    }
+    return chars >= INDEXABLE_TERM && chars <= EXACT_TERM_MAX
+           && longest_word(pattern + 1, len - 2) == chars;
 }
 
 static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)

@@ -35,20 +35,24 @@ CREATE TABLE IF NOT EXISTS creator_counts (
 );
 
 -- The words of a search_text, for its index: each suffix of three
--- characters or more (cut to 32) of each run of letters and digits, as the
--- locale says.  A term's run occurs in the text exactly when it starts one
--- of these, so a term that is one run is answered by the index alone;
--- other terms are then checked with LIKE (store.c).  Over 16 KB (a
--- tsvector holds 1 MB at most), only the mark !long, which every query
--- asks for: LIKE decides.  Dear to compute (0.1 ms): read from the index.
+-- characters or more (cut to 32) of each run of ASCII letters and digits
+-- and non-ASCII characters (whatever the locale says: im_query.c counts
+-- the same).  A term's run occurs in the text exactly when it starts one of
+-- these, so a term that is one run is answered by the index alone; other
+-- terms are then checked with LIKE (store.c).  A text over 16 KB (a
+-- tsvector holds 1 MB) or with a run over 200 characters (substr walks a
+-- run from its start) has only the mark !long, which every query asks
+-- for: LIKE decides.  Dear to compute (0.1 ms): read from the index.
 CREATE OR REPLACE FUNCTION images_search_words(t text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
-    SELECT CASE WHEN octet_length(t) > 16384 THEN '!long'::tsvector
-    ELSE array_to_tsvector(ARRAY(
-        SELECT substr(w, k, 32)
-          FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(
-                   regexp_split_to_array(t, '[^[:alnum:]]+')) x)) w,
-               generate_series(1, length(w) - 2) k)) END
+    SELECT CASE WHEN octet_length(t) > 16384
+                  OR EXISTS (SELECT FROM unnest(r) w WHERE length(w) > 200)
+           THEN '!long'::tsvector
+           ELSE array_to_tsvector(ARRAY(SELECT substr(w, k, 32)
+               FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(r) x)) w,
+                    generate_series(1, length(w) - 2) k)) END
+      FROM regexp_split_to_array(t,
+               '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+') r
 $$;
 
 -- A LIKE pattern's runs of three or more (their first 32 characters; the
@@ -60,7 +64,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                                        ORDER BY w) || ') | ', '')
             || '''!long''')::tsquery
       FROM (SELECT w FROM (SELECT DISTINCT left(r, 32) AS w FROM unnest(
-                regexp_split_to_array(pattern, '[^[:alnum:]]+')) r
+                regexp_split_to_array(pattern,
+                    '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')) r
                 WHERE length(r) >= 3) d ORDER BY length(w) DESC, w LIMIT 4) x
 $$;
 

@@ -63,6 +63,16 @@ is $t->sql_value("SELECT count(*) || ' ' || max(length(x)) FROM unnest("
     . "'abcdefghijklmnopqrstuvwxyz0123456789'))) x"), '34 32',
    'a suffix for each start, 32 characters of it at most';
 is $words->("repeat('abc ', 4096)"), 'abc', '16 KB: indexed';
+is $words->("repeat('a', 201)"), '!long', 'a run over 200 characters: a mark';
+isnt $words->("repeat('a', 200)"), '!long', '200: indexed';
+# every character beyond ASCII is a letter, whatever the locale says
+my $finds = sub {
+    $t->sql_value("SELECT images_search_words(\$t\$$_[0]\$t\$)"
+                  . " @@ images_search_query(\$t\$$_[1]\$t\$)");
+};
+is $finds->("\xe2\x82\xacuro x\xe2\x80\x94y\xe2\x80\x94z", $_), 't',
+   "$_ found" for "%\xe2\x82\xacur%", "%y\xe2\x80\x94z%", '%uro x%';
+is $finds->("\xe2\x82\xacuro", '%uro2%'), 'f', 'and not what is not there';
 is $words->("repeat('abc ', 4097)"), '!long', 'over 16 KB: a mark';
 is $t->sql_value("SELECT images_search_query('%x.org\\_gcc-12%')::text"),
    q{'gcc':* & 'org':* | '!long'}, 'a term asks for its runs as prefixes';

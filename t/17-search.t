@@ -24,6 +24,7 @@ my %alice_tok = (token => 'alice-token-0123456789abcdef');
 my $alice = $t->sql_value("SELECT id FROM users WHERE username = 'alice'");
 
 my @WORDS = ('alpha', 'Beta', 'gamma', 'DELTA', "caf\x{e9}", "\x{dc}NI",
+             "\x{41c}\x{43e}\x{441}\x{43a}\x{432}\x{430}", "\x{20ac}uro",
              '50%off', 'a_b', 'x\\y', 'ab', 'bab', "it's", 'Ga',
              # long words (an index entry holds at most about 2,700 bytes)
              ('q' x 300) . 'Midpoint' . ('r' x 150),
@@ -240,6 +241,12 @@ for my $s ('haystack', 'STACKzz', 'haystack' . 'z' x 40 . 'end',
 }
 like found('haystack'), qr/\b$huge_id\b/, '... which finds it';
 is found('haystack' . 'z' x 41), '', '... and not with one z too many';
+# such a text found through a tag only
+$t->sql("INSERT INTO tags (name) VALUES ('zebrafinch');"
+        . " INSERT INTO image_tags (image_id, tag_id) SELECT $huge_id, id"
+        . " FROM tags WHERE name = 'zebrafinch'");
+is found('zebrafinch'), $huge_id, 'a text over 16 KB found by its tag';
+is found('ZEBRAfinch haystack'), $huge_id, '... with a term of its text';
 
 # a term that matches many different words
 $t->sql(q{INSERT INTO images (name, description, created_by) SELECT

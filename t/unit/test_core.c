@@ -89,24 +89,34 @@ static void test_query(void)
     is_str(q.search_rest, "%a\\%b\\_c\\\\d%", "the other is checked");
     im_query_parse(p, "search=abc+xyzw", 100, 1000, &q);
     is_str(q.search_rest, "", "no term left when every term leads");
-    /* words are runs of ASCII letters and digits */
+    /* words are runs of ASCII letters and digits and of characters beyond
+     * ASCII, counted in characters */
     im_query_parse(p, "search=%C3%A9%C3%A9+c%2B%2B+1.0.2+a-b-c", 100, 1000,
                    &q);
     ok(q.search_leads == 0, "no word of three characters: none leads");
     im_query_parse(p, "search=%C3%A9t%C3%A9+gcc-12+caf%C3%A9", 100, 1000, &q);
-    ok(q.search_leads == 2, "three ASCII letters of a longer term lead");
-    is_str(q.search_lead[0], "%gcc-12%", "the longest ASCII run first");
-    is_str(q.search_rest, "%\xC3\xA9t\xC3\xA9%\n%gcc-12%\n%caf\xC3\xA9%",
-           "leads that are not one ASCII word are checked too");
-    /* a lead the index answers exactly: one run of 3 to 32 */
-    ok(im_search_exact("%abc%") && im_search_exact("%Abc123%"),
-       "one word: exact");
+    ok(q.search_leads == 3, "three characters of a term lead");
+    is_str(q.search_lead[0], "%caf\xC3\xA9%", "the longest run first");
+    is_str(q.search_rest, "%gcc-12%",
+           "a lead that is not one word is checked too");
+    /* a lead the index answers exactly: one run of 3 to 32 characters */
+    ok(im_search_exact("%abc%") && im_search_exact("%Abc123%")
+       && im_search_exact("%caf\xC3\xA9%")
+       && im_search_exact("%\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC%"),
+       "one word: exact (any character beyond ASCII is a letter)");
     ok(!im_search_exact("%ab%") && !im_search_exact("%x.org%")
-       && !im_search_exact("%a\\_b%") && !im_search_exact("%caf\xC3\xA9%"),
-       "short, or not one ASCII word: not exact");
+       && !im_search_exact("%a\\_b%") && !im_search_exact("%\xC3\xA9\xC3\xA9%"),
+       "short, or not one word: not exact");
     ok(im_search_exact("%abcdefghijklmnopqrstuvwxyz012345%")
-       && !im_search_exact("%abcdefghijklmnopqrstuvwxyz0123456%"),
-       "32 characters at most");
+       && !im_search_exact("%abcdefghijklmnopqrstuvwxyz0123456%")
+       && im_search_exact("%" "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                          "\xC3\xA9\xC3\xA9" "%"),
+       "32 characters at most (not bytes)");
     im_query_parse(p, "search=bb+a+dddd+ccc+eeeee", 100, 1000, &q);
     ok(q.search_leads == 3 && strcmp(q.search_lead[0], "%eeeee%") == 0
        && strcmp(q.search_lead[1], "%dddd%") == 0
