@@ -152,7 +152,7 @@ static const char *const sql_search_lead =
     " OR i.id = ANY (ARRAY("
     "SELECT it.image_id FROM image_tags it WHERE it.tag_id = ANY (ARRAY("
     "SELECT t.id FROM tags t WHERE t.search_text LIKE lower(%s::text))))))"
-    " AND (octet_length(i.search_text) <= 16384"
+    " AND (octet_length(i.search_text) <= 8192"
     " OR i.search_text LIKE lower(%s::text) OR EXISTS (SELECT 1"
     " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
     " WHERE it.image_id = i.id AND t.search_text LIKE lower(%s::text)))";

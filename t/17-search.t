@@ -225,7 +225,7 @@ is found('wneedlew'), $id, 'a piece across the middle';
 is found('needle' . 'w' x 40), $id, 'a term of 46 characters';
 is found('needle' . 'w' x 3001), '', 'one character more than the text has';
 
-# a text over 16 KB has no suffixes in the index (sql/derived.sql): it is
+# a text over 8 KB has no suffixes in the index (sql/derived.sql): it is
 # found through its own index and LIKE
 my $huge = join(' ', ('filler') x 3000) . ' Haystack' . ('z' x 40) . 'end';
 my $huge_id = $t->sql_value("SELECT id FROM images WHERE created_by = $alice"
@@ -237,7 +237,7 @@ is $r->{status}, 200, 'PATCH with a description of ' . length($huge)
     . ' characters';
 for my $s ('haystack', 'STACKzz', 'haystack' . 'z' x 40 . 'end',
            'filler haystack', 'k' . 'z' x 41) {
-    is found($s), expected($s), "search '$s' with a text over 16 KB";
+    is found($s), expected($s), "search '$s' with a text over 8 KB";
 }
 like found('haystack'), qr/\b$huge_id\b/, '... which finds it';
 is found('haystack' . 'z' x 41), '', '... and not with one z too many';
@@ -245,7 +245,7 @@ is found('haystack' . 'z' x 41), '', '... and not with one z too many';
 $t->sql("INSERT INTO tags (name) VALUES ('zebrafinch');"
         . " INSERT INTO image_tags (image_id, tag_id) SELECT $huge_id, id"
         . " FROM tags WHERE name = 'zebrafinch'");
-is found('zebrafinch'), $huge_id, 'a text over 16 KB found by its tag';
+is found('zebrafinch'), $huge_id, 'a text over 8 KB found by its tag';
 is found('ZEBRAfinch haystack'), $huge_id, '... with a term of its text';
 
 # a term that matches many different words
