@@ -134,8 +134,8 @@ static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
 /* A search term matches an image's own text (search_text: name and
  * description, lower-cased, sql/derived.sql) or a tag's (tags.search_text)
- * that the image has.  Up to three terms with a run of three letters or
- * digits lead: each is one predicate that the index of the suffixes of
+ * that the image has.  Up to three terms with a run of three characters
+ * (im_query.c) lead: each is one predicate that the index of the suffixes of
  * images' words answers (the term's runs as prefixes of them), ORed with
  * the images of the few tags the term matches (a primary-key lookup), so
  * the bitmaps combine.  For a term that is one such run (im_query.c says

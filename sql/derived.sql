@@ -1,15 +1,10 @@
 -- Derived data.  What each buys is measured in docs/performance.md:
 --   images.search_text, tags.search_text  name and description,
---       lower-cased, one per line: generated columns (no trigger), the
---       text a search term is matched against (LIKE of a lower-cased term
---       is ILIKE).  A term holds no newline, so it matches this text
---       exactly when it matches one of the two fields.  A term matches an
---       image through its tags by the tags' own text (store.c).
---   images_search_words(search_text)  its words' suffixes: an index
---       expression (indexes.sql), nothing stored in the row.
+--       lower-cased, one per line (a term holds no newline): generated
+--       columns, the text a term is matched against (LIKE of a lower-cased
+--       term is ILIKE); images_search_words() indexes images' (indexes.sql).
 --   image_tags.start_date, is_public, end_date, created_by  its image's,
---       kept by triggers: a page by tag is counted and read from one index
---       of image_tags.
+--       kept by triggers: a page by tag from one index of image_tags.
 --   image_counts, creator_counts  public images with no end date, in all
 --       and per creator, kept by statement triggers: a page's count without
 --       visiting every row.
@@ -34,37 +29,40 @@ CREATE TABLE IF NOT EXISTS creator_counts (
     public_open bigint NOT NULL
 );
 
+-- A text's runs (or a LIKE pattern's: escapes and % are not letters):
+-- split at ASCII's characters other than letters and digits only, as
+-- im_query.c counts them, whatever the locale says.
+CREATE OR REPLACE FUNCTION images_search_runs(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_split_to_array(t, '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')
+$$;
+
 -- The words of a search_text, for its index: each suffix of three
--- characters or more (cut to 32) of each run of ASCII letters and digits
--- and non-ASCII characters (whatever the locale says: im_query.c counts
--- the same).  A term's run occurs in the text exactly when it starts one of
--- these, so a term that is one run is answered by the index alone; other
--- terms are then checked with LIKE (store.c).  A text over 8 KB has only
--- the mark !long, which every query asks for, and LIKE decides: a tsvector
--- holds 1 MB, and substr walks a run from its start (a run of 8,000
--- characters: 0.1 s).  Dear to compute (0.1 ms): read from the index.
+-- characters or more (cut to 32) of each run.  A term's run is in the text
+-- exactly when it starts one of these: a one-run term is answered by the
+-- index alone, others are checked with LIKE (store.c).  Over 8 KB, only the
+-- mark !long, which every query asks for, and LIKE decides (a tsvector
+-- holds 1 MB; substr walks a run from its start).  0.1 ms: read the index.
 CREATE OR REPLACE FUNCTION images_search_words(t text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
     SELECT CASE WHEN octet_length(t) > 8192 THEN '!long'::tsvector
            ELSE array_to_tsvector(ARRAY(SELECT substr(w, k, 32)
                FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(r) x)) w,
                     generate_series(1, length(w) - 2) k)) END
-      FROM regexp_split_to_array(t,
-               '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+') r
+      FROM images_search_runs(t) r
 $$;
 
 -- A LIKE pattern's runs of three or more (their first 32 characters; the
--- four longest: bounded work) as prefixes, or the mark.  Escapes and the %
--- around are not letters.
+-- four longest: bounded work) as prefixes, or the mark.
 CREATE OR REPLACE FUNCTION images_search_query(pattern text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (coalesce('(' || string_agg(quote_literal(w) || ':*', ' & '
                                        ORDER BY w) || ') | ', '')
             || '''!long''')::tsquery
-      FROM (SELECT w FROM (SELECT DISTINCT left(r, 32) AS w FROM unnest(
-                regexp_split_to_array(pattern,
-                    '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')) r
-                WHERE length(r) >= 3) d ORDER BY length(w) DESC, w LIMIT 4) x
+      FROM (SELECT w FROM (SELECT DISTINCT left(r, 32) AS w
+                             FROM unnest(images_search_runs(pattern)) r
+                            WHERE length(r) >= 3) d
+             ORDER BY length(w) DESC, w LIMIT 4) x
 $$;
 
 -- A link as it is written: its image's columns, whatever the writer said.

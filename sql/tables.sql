@@ -1,6 +1,5 @@
 -- The tables of the API.  Their names and columns are its interface (the
--- module, the tests and operators' own loads use them): add, never rename.
--- Run through schema.sql, which knows which version a database is at.
+-- module, the tests, operators' loads): add, never rename.  Via schema.sql.
 
 -- One row per version applied; the module checks the highest at each new
 -- connection (store.c) and serves only the version it was built for.
