@@ -34,7 +34,7 @@
 
 /* The schema version these statements are written for (sql/schema.sql):
  * a connection to a database of another version answers nothing. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define SQL_SCHEMA_VERSION \
     "SELECT coalesce(max(version), 0) FROM schema_version"
 
@@ -132,7 +132,7 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
     " AND " t ".created_by = (SELECT id FROM users WHERE username = %s::text)"
 static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
-/* A search term matches an image's own text (search_text: name and
+/* A search term matches an image's own text (images_search_text: name and
  * description, lower-cased, sql/derived.sql) or a tag's (tags.search_text)
  * that the image has.  Up to three terms with a run of three characters
  * (im_query.c) lead: each is one predicate that the index of the suffixes of
@@ -143,23 +143,24 @@ static const char *const sql_tag =
  * not even the rows the tags' half adds.  The others, and the terms that
  * do not lead, are checked on the rows found.  A text too long to have
  * suffixes has a mark that every lead finds; LIKE then decides for it.
- * LIKE of lower(term) on lower-cased text is ILIKE without lower-casing
- * every row again.  Params: a lead's pattern four times; the rest's
+ * LIKE of lower(term) on lower-cased text is ILIKE; an image's text is
+ * lower-cased only for the rows LIKE checks.  Params: a lead's pattern four times; the rest's
  * patterns joined by newlines, twice. */
+#define SQL_IMAGE_TEXT "images_search_text(i.name, i.description)"
 static const char *const sql_search_lead =
-    " AND (images_search_words(i.search_text)"
+    " AND (images_search_words(i.name, i.description)"
     " @@ images_search_query(lower(%s::text))"
     " OR i.id = ANY (ARRAY("
     "SELECT it.image_id FROM image_tags it WHERE it.tag_id = ANY (ARRAY("
     "SELECT t.id FROM tags t WHERE t.search_text LIKE lower(%s::text))))))"
-    " AND (octet_length(i.search_text) <= 8192"
-    " OR i.search_text LIKE lower(%s::text) OR EXISTS (SELECT 1"
+    " AND (octet_length(i.name) + octet_length(i.description) < 8192"
+    " OR " SQL_IMAGE_TEXT " LIKE lower(%s::text) OR EXISTS (SELECT 1"
     " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
     " WHERE it.image_id = i.id AND t.search_text LIKE lower(%s::text)))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR NOT EXISTS (SELECT 1"
     " FROM unnest(string_to_array(lower(%s::text), chr(10))) p (pat)"
-    " WHERE NOT (i.search_text LIKE p.pat OR EXISTS (SELECT 1"
+    " WHERE NOT (" SQL_IMAGE_TEXT " LIKE p.pat OR EXISTS (SELECT 1"
     " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
     " WHERE it.image_id = i.id AND t.search_text LIKE p.pat))))";
 

@@ -1,8 +1,7 @@
 -- Derived data.  What each buys is measured in docs/performance.md:
---   images.search_text, tags.search_text  name and description,
---       lower-cased, one per line (a term holds no newline): generated
---       columns, the text a term is matched against (LIKE of a lower-cased
---       term is ILIKE); images_search_words() indexes images' (indexes.sql).
+--   tags.search_text, images_search_text()  name and description,
+--       lower-cased, one per line: what a term is matched against (LIKE of
+--       a lower-cased term is ILIKE).  Images' is computed, not stored.
 --   image_tags.start_date, is_public, end_date, created_by  its image's,
 --       kept by triggers: a page by tag from one index of image_tags.
 --   image_counts, creator_counts  public images with no end date, in all
@@ -12,8 +11,6 @@
 -- in plain in the table or a log).  Triggers fire ALWAYS (also under
 -- session_replication_role = replica).  Run through schema.sql.
 
-ALTER TABLE images ADD COLUMN IF NOT EXISTS search_text text
-    GENERATED ALWAYS AS (lower(name || chr(10) || description)) STORED;
 ALTER TABLE tags ADD COLUMN IF NOT EXISTS search_text text
     GENERATED ALWAYS AS (lower(name || chr(10) || description)) STORED;
 ALTER TABLE image_tags ADD COLUMN IF NOT EXISTS start_date timestamptz,
@@ -37,19 +34,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT regexp_split_to_array(t, '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+')
 $$;
 
--- The words of a search_text, for its index: each suffix of three
--- characters or more (cut to 32) of each run.  A term's run is in the text
--- exactly when it starts one of these: a one-run term is answered by the
--- index alone, others are checked with LIKE (store.c).  Over 8 KB, only the
--- mark !long, which every query asks for, and LIKE decides (a tsvector
--- holds 1 MB; substr walks a run from its start).  0.1 ms: read the index.
-CREATE OR REPLACE FUNCTION images_search_words(t text) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
-    SELECT CASE WHEN octet_length(t) > 8192 THEN '!long'::tsvector
+CREATE OR REPLACE FUNCTION images_search_text(name text, description text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN lower(name || chr(10) || description);
+
+-- An image's words, for its index: each suffix (3 characters or more, cut
+-- to 32) of each run of its text.  A term's run is in the text exactly when
+-- it starts one: a one-run term is answered by the index alone, others are
+-- checked with LIKE (store.c).  Over 8 KB only the mark !long, which every
+-- query asks for; LIKE decides (substr walks a run from its start).
+CREATE OR REPLACE FUNCTION images_search_words(name text, description text)
+RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
+    SELECT CASE WHEN octet_length(name) + octet_length(description) >= 8192
+           THEN '!long'::tsvector
            ELSE array_to_tsvector(ARRAY(SELECT substr(w, k, 32)
                FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(r) x)) w,
                     generate_series(1, length(w) - 2) k)) END
-      FROM images_search_runs(t) r
+      FROM images_search_runs(images_search_text(name, description)) r
 $$;
 
 -- A LIKE pattern's runs of three or more (their first 32 characters; the

@@ -3,7 +3,7 @@
 -- prefix, one predicate per leading term (store.c).  fastupdate as by
 -- default (off, a load of 20,000 images took ten times longer).
 CREATE INDEX IF NOT EXISTS images_search_idx
-    ON images USING gin (images_search_words(search_text));
+    ON images USING gin (images_search_words(name, description));
 
 -- Listing order of every page.
 CREATE INDEX IF NOT EXISTS images_order_idx

@@ -8,7 +8,7 @@
 -- each earlier version).  One transaction: all of it lands or none.  The
 -- module answers 503 until the version is its own (docs/configuration.md).
 \set ON_ERROR_STOP 1
-\set schema_version 2
+\set schema_version 3
 SET client_min_messages = warning;
 BEGIN;
 -- two runs at once: the second waits, then finds the work done
@@ -25,7 +25,7 @@ SELECT coalesce(max(version), 0) AS found FROM schema_version \gset
 \endif
 SELECT :found > :schema_version AS too_new,
        :found < :schema_version AS upgrade,
-       :found = 0 AS from_0, :found < 2 AS before_2 \gset
+       :found = 0 AS from_0 \gset
 
 \if :too_new
 SELECT set_config('mod_images.found', :'found', true);
@@ -42,10 +42,9 @@ END $$;
 \ir migrations/001-from-unversioned.sql
 \endif
 \ir derived.sql
-\ir indexes.sql
-\if :before_2
 \ir migrations/002-search-words.sql
-\endif
+\ir migrations/003-search-text-computed.sql
+\ir indexes.sql
 INSERT INTO schema_version (version) VALUES (:schema_version);
 \endif
 COMMIT;

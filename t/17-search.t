@@ -1,9 +1,9 @@
-# Search through the index of the words of search_text (sql/derived.sql,
+# Search through the index of the words of each image's text (sql/derived.sql,
 # sql/indexes.sql) finds exactly what the contract says (every term matches,
 # case-insensitively as a substring, the image's name or description or one
 # of its tags' name or description): random texts full of separators and
 # LIKE metacharacters, random terms, and the answer of the API compared
-# with a query of the base tables that knows nothing of search_text; then
+# with a query of the base tables that knows nothing of the search text; then
 # again after writes of every kind.
 use strict;
 use warnings;

@@ -3,13 +3,10 @@
 -- (name and description) and the tags' own text, instead of words,
 -- bitmaps and slots kept by triggers; tags and versions are read when an
 -- image is rendered instead of copied into images by triggers.  Every row
--- of the API's tables is kept as it was.  (Version 2 replaces the trigram
--- index: 002.)
---
--- derived.sql then adds search_text again as a generated column, which
--- rewrites images, and indexes.sql builds the search index: readers and
--- writers wait for both until schema.sql commits (at 1,000,000 images,
--- minutes: docs/configuration.md, Upgrading).
+-- of the API's tables is kept as it was.  (Versions 2 and 3 replace the
+-- search: 002, 003.)  indexes.sql builds the search index: readers and
+-- writers wait until schema.sql commits (at 1,000,000 images, minutes:
+-- docs/configuration.md, Upgrading).
 DROP TRIGGER IF EXISTS images_slot ON images;
 DROP TRIGGER IF EXISTS image_bits_ins ON images;
 DROP TRIGGER IF EXISTS image_bits_del ON images;
