@@ -97,7 +97,13 @@ if (!$pid) {
              . ' SELECT pg_sleep(3); COMMIT;');
     exit 0;
 }
-sleep 0.5;
+# wait until the lock is held (a loaded machine starts psql late)
+for (1 .. 100) {
+    last if $t2->sql_value("SELECT count(*) FROM pg_locks l JOIN pg_class c"
+        . " ON c.oid = l.relation WHERE c.relname = 'images'"
+        . " AND l.mode = 'AccessExclusiveLock' AND l.granted");
+    sleep 0.1;
+}
 $r = $t2->get('/images?search=ubuntu');
 is $r->{status}, 503, 'the role\'s statement_timeout: 503';
 ok $r->{headers}{'retry-after'}, 'with Retry-After';
