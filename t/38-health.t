@@ -19,7 +19,8 @@ CONF
 sub healthy {
     my ($r, $name) = @_;
     is $r->{status}, 200, "$name: 200";
-    is_deeply $r->{json}, { status => 'ok', schema_version => 2 },
+    is_deeply $r->{json},
+        { status => 'ok', schema_version => ImagesTest->schema_version },
         "$name: status ok and the schema version" or diag $r->{content};
     is $r->{headers}{'content-type'}, 'application/json', "$name: JSON";
     is $r->{headers}{'cache-control'}, 'no-store', "$name: no-store";

@@ -160,6 +160,15 @@ sub sql_value { my $rows = $_[0]->sql($_[1]); return $rows->[0][0] }
 # The checkout whose files this instance uses (option top).
 sub top { $_[0]{top} // $TOP }
 
+# The schema version this checkout's sql/schema.sql makes (the module's).
+sub schema_version {
+    my ($self) = @_;
+    my $top = ref $self ? $self->top : $TOP;
+    open my $fh, '<', "$top/sql/schema.sql" or die $!;
+    while (<$fh>) { return $1 if /^\\set schema_version (\d+)/ }
+    die "no schema_version in sql/schema.sql\n";
+}
+
 sub module_so {
     my ($self) = @_;
     return $self->{top} ? "$self->{top}/mod_images/.libs/mod_images.so"
