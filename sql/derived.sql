@@ -38,13 +38,14 @@ CREATE OR REPLACE FUNCTION images_search_text(name text, description text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN lower(name || chr(10) || description);
 
--- An image's words, for its index: each suffix (3 characters or more, cut
--- to 32) of each run of its text.  A term's run is in the text exactly when
--- it starts one: a one-run term is answered by the index alone, others are
--- checked with LIKE (store.c).  Over 8 KB only the mark !long, which every
--- query asks for; LIKE decides (substr walks a run from its start).
+-- An image's words: each suffix (3 characters or more, cut to 32) of each
+-- run of its text.  A term's run is in the text exactly when it starts one
+-- (store.c).  Over 8 KB only the mark !long, which every query asks for;
+-- LIKE decides (substr walks a run from its start).  search_path fixed:
+-- PostgreSQL 17 builds indexes with pg_catalog only.
 CREATE OR REPLACE FUNCTION images_search_words(name text, description text)
-RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
+RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000
+SET search_path FROM CURRENT AS $$
     SELECT CASE WHEN octet_length(name) + octet_length(description) >= 8192
            THEN '!long'::tsvector
            ELSE array_to_tsvector(ARRAY(SELECT substr(w, k, 32)

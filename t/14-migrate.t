@@ -140,7 +140,8 @@ is $t->sql_value(q{SELECT count(*) FROM pg_class WHERE relname IN
 is $t->sql_value(q{SELECT count(*) FROM pg_attribute
     WHERE attrelid = 'images'::regclass AND NOT attisdropped
       AND attname IN ('search_words', 'search_long', 'search_slot',
-                      'versions_json')}), 0, 'and their columns';
+                      'search_text', 'versions_json')}), 0,
+    'and their columns (the search text is computed now)';
 is $t->sql_value(q{SELECT count(*) FROM pg_trigger t JOIN pg_proc p
     ON p.oid = t.tgfoid WHERE p.proname LIKE 'search%'
        OR p.proname LIKE 'images_slot%'}), 0, 'and their triggers';

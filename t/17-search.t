@@ -248,6 +248,26 @@ $t->sql("INSERT INTO tags (name) VALUES ('zebrafinch');"
 is found('zebrafinch'), $huge_id, 'a text over 8 KB found by its tag';
 is found('ZEBRAfinch haystack'), $huge_id, '... with a term of its text';
 
+# name and description of 8,191 bytes together: indexed; of 8,192: the
+# mark, and LIKE decides (store.c's bound is the function's, in bytes as
+# written: Ⱥ lower-cased grows from 2 to 3)
+my %edge;
+for my $n (8191, 8192) {
+    my $head = ("\x{23a}" x 100) . " bndmark$n ";
+    my $fill = $n - length("Edge$n") - length(encode_utf8($head));
+    $edge{$n} = $t->sql_value("INSERT INTO images (name, description,"
+        . " created_by) VALUES ('Edge$n', '" . encode_utf8($head)
+        . ('y' x $fill) . "', $alice) RETURNING id");
+    is $t->sql_value("SELECT octet_length(name) + octet_length(description)"
+        . " FROM images WHERE id = $edge{$n}"), $n, "an image of $n bytes";
+    is found("bndmark$n"), $edge{$n}, '... found by its word';
+}
+for my $s ('xqzvw', "\x{2c65}" x 3, 'yyyy bndmark8192', 'edge8') {
+    is found($s), expected($s), "search '$s' at the 8 KB bound";
+}
+unlike found('xqzvw'), qr/\b(?:$edge{8191}|$edge{8192})\b/,
+    '... a term in neither finds neither';
+
 # a term that matches many different words
 $t->sql(q{INSERT INTO images (name, description, created_by) SELECT
           'Many ' || g, 'zqk' || g || ',lone' || g, } . $alice
