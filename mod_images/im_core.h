@@ -51,8 +51,8 @@ typedef struct {
      * search_all holds every pattern joined by newlines; search_lead the
      * three terms with the longest runs of ASCII letters and digits and
      * non-ASCII characters, three or more, which the index of words can
-     * look up (search_leads says how
-     * many: none for a search of short terms only); search_rest the
+     * look up (search_leads says how many: none for a search of short
+     * terms only); search_rest the
      * patterns the rows found must still be checked against: the terms
      * that do not lead and the leads the index does not answer exactly
      * (im_search_exact).  The store reads the leads and the rest;

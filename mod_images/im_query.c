@@ -403,17 +403,21 @@ static apr_size_t longest_word(const char *s, apr_size_t len)
 
 int im_search_exact(const char *pattern)
 {
-    /* "%term%": the term is between the two % (an escape is not a letter) */
+    /* "%term%": the term is between the two % (an escape is not a letter);
+     * exact when each of its characters is a run's, 3 to 32 of them */
     apr_size_t len = strlen(pattern), chars = 0, i;
 
-    if (len < 2) {
-        return 0;
-    }
     for (i = 1; i + 1 < len; i++) {
-        chars += ((unsigned char)pattern[i] & 0xC0) != 0x80;
+        unsigned char c = (unsigned char)pattern[i];
+        if ((c & 0xC0) == 0x80) {
+            continue;                     /* the rest of a character */
+        }
+        if (!word_byte(c)) {
+            return 0;
+        }
+        chars++;
     }
-    return chars >= INDEXABLE_TERM && chars <= EXACT_TERM_MAX
-           && longest_word(pattern + 1, len - 2) == chars;
+    return chars >= INDEXABLE_TERM && chars <= EXACT_TERM_MAX;
 }
 
 static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)

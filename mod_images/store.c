@@ -144,8 +144,8 @@ static const char *const sql_tag =
  * do not lead, are checked on the rows found.  A text too long to have
  * suffixes has a mark that every lead finds; LIKE then decides for it.
  * LIKE of lower(term) on lower-cased text is ILIKE; an image's text is
- * lower-cased only for the rows LIKE checks.  Params: a lead's pattern four times; the rest's
- * patterns joined by newlines, twice. */
+ * lower-cased only for the rows LIKE checks.  Params: a lead's pattern four
+ * times; the rest's patterns joined by newlines, twice. */
 #define SQL_IMAGE_TEXT "images_search_text(i.name, i.description)"
 static const char *const sql_search_lead =
     " AND (images_search_words(i.name, i.description)"
