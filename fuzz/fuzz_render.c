@@ -4,8 +4,9 @@
  * tags or versions text, as the store hands it over ([[id, name,
  * description], ...] or [[id, name, start, end or null], ...]).  jansson
  * decides what that text is: when it reads as that shape, the renderer must
- * accept it and write the same values, leaving out the versions whose end
- * is not after the row's now; otherwise it must refuse it and write
+ * accept it and write the same values, sorted (tags by name, versions by
+ * start, then id), leaving out the versions whose end is not after the
+ * row's now; otherwise it must refuse it and write
  * nothing.  What the renderer writes must read back in jansson and
  * dump again to the same bytes (the same escapes as the rest of the API:
  * jansson's, and \u2028, \u2029).
@@ -79,6 +80,57 @@ static int same_string(const json_t *a, const json_t *b)
                      json_string_length(a)) == 0;
 }
 
+/* Whether the renderer's object o is the store's triple t. */
+static int matches(apr_pool_t *p, json_t *o, json_t *t, int versions)
+{
+    if (json_integer_value(json_object_get(o, "id"))
+        != json_integer_value(json_array_get(t, 0))
+        || !same_string(json_object_get(o, "name"), json_array_get(t, 1))) {
+        return 0;
+    }
+    if (versions) {
+        apr_int64_t at = (apr_int64_t)json_integer_value(json_array_get(t, 2));
+        json_t *start = json_object_get(o, "start_date");
+
+        /* years 1 to 9999, else null (a date the schema refuses) */
+        if (at < APR_INT64_C(-62135596800000000)
+            || at > APR_INT64_C(253402300799999999)) {
+            return json_is_null(start);
+        }
+        return json_is_string(start)
+               && strcmp(json_string_value(start), im_time_format(p, at)) == 0;
+    }
+    return same_string(json_object_get(o, "description"), json_array_get(t, 2));
+}
+
+/* docs/api.md's order of the store's triples: tags by name as bytes (the C
+ * collation), versions by start; then id. */
+static int order(json_t *a, json_t *b, int versions)
+{
+    json_int_t x, y;
+
+    if (versions) {
+        x = json_integer_value(json_array_get(a, 2));
+        y = json_integer_value(json_array_get(b, 2));
+        if (x != y) {
+            return x < y ? -1 : 1;
+        }
+    }
+    else {
+        json_t *na = json_array_get(a, 1), *nb = json_array_get(b, 1);
+        size_t la = json_string_length(na), lb = json_string_length(nb);
+        int d = memcmp(json_string_value(na), json_string_value(nb),
+                       la < lb ? la : lb);
+
+        if (d || la != lb) {
+            return d ? d : la < lb ? -1 : 1;
+        }
+    }
+    x = json_integer_value(json_array_get(a, 0));
+    y = json_integer_value(json_array_get(b, 0));
+    return x < y ? -1 : x > y;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
@@ -91,7 +143,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "1000"
     };
     const json_int_t now = 1000;
-    size_t kept;
+    size_t kept, k;
+    char *used;
+    json_t *prev;
     size_t i;
 
     if (size < 1) {
@@ -126,38 +180,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           && memcmp(again, b.data + 1, b.len - 1) == 0);
     free(again);
 
+    /* The output: each kept input once, sorted (matches()) */
     list = json_object_get(out, versions ? "versions" : "tags");
     kept = 0;
     json_array_foreach(in, i, t) {
         json_t *ends = json_array_get(t, 3);
-        if (versions && json_is_integer(ends)
-            && json_integer_value(ends) <= now) {
-            continue;                     /* ended: left out */
-        }
-        o = json_array_get(list, kept++);
-        CHECK(o != NULL);
-        CHECK(json_object_size(o) == 3);
-        CHECK(json_integer_value(json_object_get(o, "id"))
-              == json_integer_value(json_array_get(t, 0)));
-        CHECK(same_string(json_object_get(o, "name"), json_array_get(t, 1)));
-        if (versions) {
-            apr_int64_t at = (apr_int64_t)
-                json_integer_value(json_array_get(t, 2));
-            /* years 1 to 9999, else null (a date the schema refuses) */
-            if (at < APR_INT64_C(-62135596800000000)
-                || at > APR_INT64_C(253402300799999999)) {
-                CHECK(json_is_null(json_object_get(o, "start_date")));
-            }
-            else {
-                CHECK(strcmp(json_string_value(json_object_get(o,
-                             "start_date")), im_time_format(p, at)) == 0);
-            }
-        }
-        else {
-            CHECK(same_string(json_object_get(o, "description"),
-                              json_array_get(t, 2)));
+        if (!(versions && json_is_integer(ends)
+              && json_integer_value(ends) <= now)) {
+            kept++;
         }
     }
+    used = calloc(json_array_size(in) + 1, 1);
+    if (!used) {
+        abort();
+    }
+    prev = NULL;
+    json_array_foreach(list, k, o) {
+        size_t found = json_array_size(in);
+
+        CHECK(json_object_size(o) == 3);
+        json_array_foreach(in, i, t) {
+            json_t *ends = json_array_get(t, 3);
+            if (!used[i] && !(versions && json_is_integer(ends)
+                              && json_integer_value(ends) <= now)
+                && matches(p, o, t, versions)) {
+                found = i;
+                break;
+            }
+        }
+        CHECK(found < json_array_size(in));
+        used[found] = 1;
+        t = json_array_get(in, found);
+        CHECK(!prev || order(prev, t, versions) <= 0);
+        prev = t;
+    }
+    free(used);
     CHECK(json_array_size(list) == kept);
     json_decref(out);
     json_decref(in);

@@ -4,6 +4,7 @@
  * tree, no parsing of the store's tags and versions into one), error
  * bodies through jansson, and the ETag of what was written.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -357,16 +358,53 @@ static const char *format_time(im_buf_t *b, apr_int64_t micros)
     return im_time_format(b->pool, micros);
 }
 
+/* One tag or version of the store's, decoded. */
+typedef struct {
+    apr_int64_t id;
+    apr_int64_t when;         /* a version's start (epoch microseconds) */
+    const char *name, *third;
+    apr_size_t name_len, third_len;
+} triple_t;
+
+/* Tags by name (bytes, as PostgreSQL's "C" collation orders them), then id;
+ * versions by start, then id: docs/api.md's order.  The store sends them
+ * unordered: sorting a few here costs less than a sort per image there. */
+static int tag_order(const void *x, const void *y)
+{
+    const triple_t *a = x, *b = y;
+    int d = memcmp(a->name, b->name,
+                   a->name_len < b->name_len ? a->name_len : b->name_len);
+
+    if (d) {
+        return d;
+    }
+    if (a->name_len != b->name_len) {
+        return a->name_len < b->name_len ? -1 : 1;
+    }
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int version_order(const void *x, const void *y)
+{
+    const triple_t *a = x, *b = y;
+
+    if (a->when != b->when) {
+        return a->when < b->when ? -1 : 1;
+    }
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
 /* The store's tags [[id, name, description], ...] or, given now, versions
- * [[id, name, start, end or null], ...] (NULL: none) as a list of objects
- * with keys id, name and third_key: a tag's description as it is, a
- * version's start_date from epoch microseconds; a version whose end is not
- * after now has ended and is left out. */
+ * [[id, name, start, end or null], ...] (NULL: none), in any order, as a
+ * sorted list of objects with keys id, name and third_key: a tag's
+ * description as it is, a version's start_date from epoch microseconds; a
+ * version whose end is not after now has ended and is left out. */
 static int render_triples(im_buf_t *b, const char *text,
                           const char *third_key, const apr_int64_t *now)
 {
     scan_t c;
-    int first = 1;
+    apr_array_header_t *all;
+    int i;
 
     if (!text) {
         im_buf_lit(b, "[]");
@@ -377,21 +415,20 @@ static int render_triples(im_buf_t *b, const char *text,
     if (!expect(&c, '[')) {
         return -1;
     }
-    im_buf_lit(b, "[");
+    all = apr_array_make(b->pool, 8, sizeof(triple_t));
     if (!expect(&c, ']')) {
         do {
-            apr_int64_t id, when, ends;
-            const char *name, *third;
-            apr_size_t name_len, third_len;
+            triple_t t;
+            apr_int64_t ends;
             int ended = 0;
 
-            if (!expect(&c, '[') || !scan_int(&c, &id) || !expect(&c, ',')
-                || !(name = scan_string(&c, b->pool, &name_len))
+            if (!expect(&c, '[') || !scan_int(&c, &t.id) || !expect(&c, ',')
+                || !(t.name = scan_string(&c, b->pool, &t.name_len))
                 || !expect(&c, ',')) {
                 return -1;
             }
             if (now) {
-                if (!scan_int(&c, &when) || !expect(&c, ',')) {
+                if (!scan_int(&c, &t.when) || !expect(&c, ',')) {
                     return -1;
                 }
                 if (!scan_null(&c)) {
@@ -400,10 +437,10 @@ static int render_triples(im_buf_t *b, const char *text,
                     }
                     ended = ends <= *now;
                 }
-                third = format_time(b, when);
-                third_len = third ? strlen(third) : 0;
+                t.third = NULL;
+                t.third_len = 0;
             }
-            else if (!(third = scan_string(&c, b->pool, &third_len))) {
+            else if (!(t.third = scan_string(&c, b->pool, &t.third_len))) {
                 return -1;
             }
             if (!expect(&c, ']')) {
@@ -411,31 +448,12 @@ static int render_triples(im_buf_t *b, const char *text,
             }
             if (ended) {
                 /* left out, but still only if well-formed */
-                if (!utf8_valid(name, name_len)) {
+                if (!utf8_valid(t.name, t.name_len)) {
                     return -1;
                 }
                 continue;                 /* to the while: a ',' or the end */
             }
-            if (!first) {
-                im_buf_lit(b, ",");
-            }
-            first = 0;
-            im_buf_lit(b, "{\"id\":");
-            im_buf_int64(b, id);
-            im_buf_lit(b, ",\"name\":");
-            if (add_string(b, name, name_len)) {
-                return -1;
-            }
-            im_buf_lit(b, ",\"");
-            im_buf_add(b, third_key, strlen(third_key));
-            im_buf_lit(b, "\":");
-            if (!third) {
-                im_buf_lit(b, "null");
-            }
-            else if (add_string(b, third, third_len)) {
-                return -1;
-            }
-            im_buf_lit(b, "}");
+            *(triple_t *)apr_array_push(all) = t;
         } while (expect(&c, ','));
         if (!expect(&c, ']')) {
             return -1;
@@ -444,6 +462,36 @@ static int render_triples(im_buf_t *b, const char *text,
     blank(&c);
     if (c.s != c.end) {
         return -1;
+    }
+    qsort(all->elts, (size_t)all->nelts, sizeof(triple_t),
+          now ? version_order : tag_order);
+    im_buf_lit(b, "[");
+    for (i = 0; i < all->nelts; i++) {
+        triple_t *t = &APR_ARRAY_IDX(all, i, triple_t);
+
+        if (now) {
+            t->third = format_time(b, t->when);
+            t->third_len = t->third ? strlen(t->third) : 0;
+        }
+        if (i) {
+            im_buf_lit(b, ",");
+        }
+        im_buf_lit(b, "{\"id\":");
+        im_buf_int64(b, t->id);
+        im_buf_lit(b, ",\"name\":");
+        if (add_string(b, t->name, t->name_len)) {
+            return -1;
+        }
+        im_buf_lit(b, ",\"");
+        im_buf_add(b, third_key, strlen(third_key));
+        im_buf_lit(b, "\":");
+        if (!t->third) {
+            im_buf_lit(b, "null");
+        }
+        else if (add_string(b, t->third, t->third_len)) {
+            return -1;
+        }
+        im_buf_lit(b, "}");
     }
     im_buf_lit(b, "]");
     return 0;

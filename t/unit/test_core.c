@@ -238,20 +238,44 @@ static void test_render(void)
            "\"description\":\"description\",\"end_date\":null,"
            "\"is_public\":true,\"icon\":null,"
            "\"start_date\":\"2015-03-30T18:30:45.501948Z\","
-           "\"tags\":[{\"id\":2,\"name\":\"b\",\"description\":\"\"},"
-           "{\"id\":1,\"name\":\"a\",\"description\":\"x\"}],"
+           "\"tags\":[{\"id\":1,\"name\":\"a\",\"description\":\"x\"},"
+           "{\"id\":2,\"name\":\"b\",\"description\":\"\"}],"
            "\"versions\":[{\"id\":1,\"name\":\"1.0\","
            "\"start_date\":\"2015-03-30T18:30:45.501948Z\"},"
            "{\"id\":4,\"name\":\"2.0\","
            "\"start_date\":\"2015-03-30T18:30:45.501949Z\"}]}",
-           "representation in contract key order, compact; a version whose"
-           " end is not after now left out, one ending later kept");
+           "representation in contract key order, compact; tags sorted by"
+           " name; a version whose end is not after now left out, one ending"
+           " later kept");
     row.tags = NULL;
     row.versions = "[]";
     im_buf_init(&b, p, 16);
     ok(im_render_image(&b, &row) == 0
        && strstr(b.data, "\"tags\":[],\"versions\":[]}"),
        "no tags (NULL) and no versions ([]) are empty lists");
+
+    /* The store sends them in any order: tags by name as bytes (the "C"
+     * collation: upper case first, a prefix first, UTF-8 last), then id;
+     * versions by start, then id. */
+    row.tags = "[[5, \"\u00e9\", \"\"], [4, \"ab\", \"\"], [3, \"a\", \"\"],"
+               " [9, \"B\", \"\"], [2, \"a\", \"\"]]";
+    row.versions = "[[8, \"x\", 20, null], [6, \"y\", 10, null],"
+                   " [7, \"z\", 10, null]]";
+    im_buf_init(&b, p, 16);
+    ok(im_render_image(&b, &row) == 0, "unordered tags and versions render");
+    ok(strstr(b.data, "\"tags\":[{\"id\":9,\"name\":\"B\",\"description\":\"\"},"
+              "{\"id\":2,\"name\":\"a\",\"description\":\"\"},"
+              "{\"id\":3,\"name\":\"a\",\"description\":\"\"},"
+              "{\"id\":4,\"name\":\"ab\",\"description\":\"\"},"
+              "{\"id\":5,\"name\":\"\u00e9\",\"description\":\"\"}],") != NULL,
+       "tags in the order of PostgreSQL's C collation, then id");
+    ok(strstr(b.data, "\"versions\":[{\"id\":6,\"name\":\"y\","
+              "\"start_date\":\"1970-01-01T00:00:00.000010Z\"},"
+              "{\"id\":7,\"name\":\"z\","
+              "\"start_date\":\"1970-01-01T00:00:00.000010Z\"},"
+              "{\"id\":8,\"name\":\"x\","
+              "\"start_date\":\"1970-01-01T00:00:00.000020Z\"}]}") != NULL,
+       "versions by start, then id");
 }
 
 /* Strings come out as jansson writes them, whether from a column or from
