@@ -203,9 +203,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_t *ends = json_array_get(t, 3);
             if (!used[i] && !(versions && json_is_integer(ends)
                               && json_integer_value(ends) <= now)
-                && matches(p, o, t, versions)) {
+                && matches(p, o, t, versions)
+                /* of inputs written alike, the first in order */
+                && (found == json_array_size(in)
+                    || order(t, json_array_get(in, found), versions) < 0)) {
                 found = i;
-                break;
             }
         }
         CHECK(found < json_array_size(in));
