@@ -422,6 +422,8 @@ static int render_triples(im_buf_t *b, const char *text,
             apr_int64_t ends;
             int ended = 0;
 
+            t.when = 0;                   /* a tag's: not read */
+
             if (!expect(&c, '[') || !scan_int(&c, &t.id) || !expect(&c, ',')
                 || !(t.name = scan_string(&c, b->pool, &t.name_len))
                 || !expect(&c, ',')) {
