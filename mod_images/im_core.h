@@ -93,9 +93,9 @@ int im_utf8_valid(const char *s);
 const char *im_strip_space(apr_pool_t *p, const char *s, apr_size_t len);
 
 /* The query string of a link to another page: every parameter of args kept
- * (sorted by name, blank values kept, as Django REST Framework does) with
- * page replaced by the given number, or removed when page is 0.  Returns ""
- * when no parameter is left, else "?...". */
+ * (sorted by name, blank values and NULs kept, as Django REST Framework
+ * does) with page replaced by the given number, or removed when page is 0.
+ * Returns "" when no parameter is left, else "?...". */
 const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page);
 
 /* ---- timestamps (im_time.c) ------------------------------------------- */

@@ -103,8 +103,10 @@ int im_utf8_valid(const char *s)
     return 1;
 }
 
-char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
-                     int *had_nul)
+/* im_form_decode; with out_len, NULs are kept and the length given (a
+ * link keeps a parameter as Django's QueryDict holds it, NULs included). */
+static char *form_decode(apr_pool_t *p, const char *s, apr_size_t len,
+                         int *had_nul, apr_size_t *out_len)
 {
     /* Decoded bytes first, then a UTF-8 pass that may grow each bad byte
      * to the three bytes of U+FFFD. */
@@ -140,7 +142,10 @@ char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
             if (had_nul) {
                 *had_nul = 1;
             }
-            i++;                      /* NUL: callers never see one */
+            if (out_len) {
+                *o++ = '\0';
+            }
+            i++;                      /* else dropped */
             continue;
         }
         k = utf8_seq(raw + i, n - i);
@@ -155,18 +160,31 @@ char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
         i += k;
     }
     *o = '\0';
+    if (out_len) {
+        *out_len = (apr_size_t)(o - out);
+    }
     return out;
+}
+
+char *im_form_decode(apr_pool_t *p, const char *s, apr_size_t len,
+                     int *had_nul)
+{
+    return form_decode(p, s, len, had_nul, NULL);
 }
 
 /* One decoded name=value pair of the query string, in order of appearance. */
 typedef struct {
     const char *name;
     const char *value;
+    apr_size_t name_len;     /* with keep_nul: NULs kept, so these count */
+    apr_size_t value_len;
+    int name_had_nul;        /* then no parameter the API knows */
     int value_had_nul;
     int seq;                 /* order of appearance, for a stable sort */
 } param_t;
 
-static apr_array_header_t *split_params(apr_pool_t *p, const char *args)
+static apr_array_header_t *split_params(apr_pool_t *p, const char *args,
+                                        int keep_nul)
 {
     apr_array_header_t *params = apr_array_make(p, 8, sizeof(param_t));
 
@@ -180,13 +198,17 @@ static apr_array_header_t *split_params(apr_pool_t *p, const char *args)
             eq = memchr(args, '=', len);
             pp = apr_array_push(params);
             if (eq) {
-                pp->name = im_form_decode(p, args, eq - args, NULL);
-                pp->value = im_form_decode(p, eq + 1, len - (eq - args) - 1,
-                                           &pp->value_had_nul);
+                pp->name = form_decode(p, args, eq - args, &pp->name_had_nul,
+                                       keep_nul ? &pp->name_len : NULL);
+                pp->value = form_decode(p, eq + 1, len - (eq - args) - 1,
+                                        &pp->value_had_nul,
+                                        keep_nul ? &pp->value_len : NULL);
             }
             else {
-                pp->name = im_form_decode(p, args, len, NULL);
+                pp->name = form_decode(p, args, len, &pp->name_had_nul,
+                                       keep_nul ? &pp->name_len : NULL);
                 pp->value = "";
+                pp->value_len = 0;
                 pp->value_had_nul = 0;
             }
         }
@@ -201,7 +223,7 @@ static const param_t *last_param(const apr_array_header_t *params,
     int i;
     for (i = params->nelts - 1; i >= 0; i--) {
         const param_t *pp = &APR_ARRAY_IDX(params, i, param_t);
-        if (strcmp(pp->name, name) == 0) {
+        if (!pp->name_had_nul && strcmp(pp->name, name) == 0) {
             return pp;
         }
     }
@@ -493,7 +515,7 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
 void im_query_parse(apr_pool_t *p, const char *args, int default_size,
                     int max_size, im_list_query_t *out)
 {
-    apr_array_header_t *params = split_params(p, args);
+    apr_array_header_t *params = split_params(p, args, 0);
     const param_t *pp;
 
     memset(out, 0, sizeof(*out));
@@ -525,17 +547,21 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
                                       : parse_page(pp->value);
     }
     if ((pp = last_param(params, "page_size"))) {
-        out->page_size = parse_page_size(pp->value, default_size, max_size);
+        /* "1\0" + "2" is not a number (Python's int), not 12 */
+        out->page_size = pp->value_had_nul
+            ? default_size : parse_page_size(pp->value, default_size,
+                                             max_size);
     }
 }
 
-/* Python's urllib.parse.quote_plus, on UTF-8 text. */
-static void quote_plus(apr_array_header_t *buf, const char *s)
+/* Python's urllib.parse.quote_plus, on len bytes of UTF-8 text. */
+static void quote_plus(apr_array_header_t *buf, const char *s, apr_size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
+    apr_size_t i;
 
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
             || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'
             || c == '~') {
@@ -555,13 +581,17 @@ static void quote_plus(apr_array_header_t *buf, const char *s)
 static int cmp_param(const void *a, const void *b)
 {
     const param_t *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
+    int c = memcmp(x->name, y->name, x->name_len < y->name_len
+                                     ? x->name_len : y->name_len);
+    if (!c) {
+        c = (x->name_len > y->name_len) - (x->name_len < y->name_len);
+    }
     return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page)
 {
-    apr_array_header_t *params = split_params(p, args);
+    apr_array_header_t *params = split_params(p, args, 1);
     apr_array_header_t *kept = apr_array_make(p, params->nelts + 1,
                                               sizeof(param_t));
     apr_array_header_t *buf = apr_array_make(p, 64, 1);
@@ -569,7 +599,7 @@ const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page)
 
     for (i = 0; i < params->nelts; i++) {
         param_t *pp = &APR_ARRAY_IDX(params, i, param_t);
-        if (strcmp(pp->name, "page") != 0) {
+        if (pp->name_len != 4 || memcmp(pp->name, "page", 4) != 0) {
             pp->seq = i;
             *(param_t *)apr_array_push(kept) = *pp;
         }
@@ -578,6 +608,8 @@ const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page)
         param_t *pp = apr_array_push(kept);
         pp->name = "page";
         pp->value = apr_psprintf(p, "%" APR_INT64_T_FMT, page);
+        pp->name_len = 4;
+        pp->value_len = strlen(pp->value);
         pp->seq = i;
     }
     /* sorted by name like DRF's replace_query_param; equal names keep
@@ -586,9 +618,9 @@ const char *im_query_link(apr_pool_t *p, const char *args, apr_int64_t page)
     for (i = 0; i < kept->nelts; i++) {
         const param_t *pp = &APR_ARRAY_IDX(kept, i, param_t);
         *(char *)apr_array_push(buf) = i ? '&' : '?';
-        quote_plus(buf, pp->name);
+        quote_plus(buf, pp->name, pp->name_len);
         *(char *)apr_array_push(buf) = '=';
-        quote_plus(buf, pp->value);
+        quote_plus(buf, pp->value, pp->value_len);
     }
     *(char *)apr_array_push(buf) = '\0';
     return buf->elts;

@@ -682,6 +682,18 @@ for my $p (qw(created_by__username tags__name)) {
 $r = $t->get('/images?created_by__username=%00&created_by__username=alice');
 is $r->{status}, 200, 'NUL in an earlier, overridden creator: fine';
 is_deeply ids($r), [12, 1], 'and the last value counts';
+# a NUL in page_size: not a number (Python's int), so the default, not 12
+for my $v ('1%002', '5%00', '%005') {
+    $r = $t->get("/images?page_size=$v");
+    is scalar @{ $r->{json}{results} || [] }, 100,
+        "page_size=$v: the default size";
+}
+# links keep what the client sent, NULs included (DRF's QueryDict keeps
+# them); a name with a NUL is not a parameter the API knows
+$r = $t->get('/images?page_size=1&x=a%00b&search%00=zzz&pa%00ge=9');
+is $r->{json}{count}, $N, 'search%00 is not search';
+is $r->{json}{next}, "$B/images?pa%00ge=9&page=2&page_size=1&search%00=zzz"
+    . '&x=a%00b', 'next keeps NULs as %00, sorted by code point';
 
 # just over LimitRequestLine (65536): httpd answers before the module
 $r = $t->get('/images?search=' . ('x' x 66000));

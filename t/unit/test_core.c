@@ -192,6 +192,14 @@ static void test_query(void)
     ok(q.page_size == 1000, "page_size=5000 is the maximum");
     im_query_parse(p, "page_size=99999999999999999999999999", 100, 1000, &q);
     ok(q.page_size == 1000, "unparseably large page_size is the maximum");
+    im_query_parse(p, "page_size=1%002", 100, 1000, &q);
+    ok(q.page_size == 100, "page_size with a NUL is not a number: default");
+    im_query_parse(p, "page_size=5%00", 100, 1000, &q);
+    ok(q.page_size == 100, "page_size=5 and a NUL: default");
+    im_query_parse(p, "page_size%00=5&search%00=x&tags__name%00=a%00",
+                   100, 1000, &q);
+    ok(q.page_size == 100 && q.search_terms == 0 && !*q.tag
+       && !q.invalid_param, "a name with a NUL is no parameter the API knows");
 }
 
 static void test_links(void)
@@ -205,6 +213,11 @@ static void test_links(void)
            "repeated parameters kept in order, quoted like quote_plus");
     is_str(im_query_link(p, "search=", 2), "?page=2&search=",
            "blank values kept");
+    is_str(im_query_link(p, "x=a%00b&page=2&search=c%00", 3),
+           "?page=3&search=c%00&x=a%00b", "NULs kept in links, as %00");
+    is_str(im_query_link(p, "page=2&pa%00ge=5&%00=1", 3),
+           "?%00=1&pa%00ge=5&page=3",
+           "a name with a NUL is not page; sorted by its bytes");
 }
 
 static void test_time(void)
