@@ -138,5 +138,13 @@ is $r->{status}, 401, 'wrong Basic password: 401';
 is_deeply $r->{json}, { detail => 'Invalid username/password.' },
     'JSON body (httpd raised it: the error filter)';
 like $r->{headers}{'www-authenticate'}, qr/^Basic/, 'Basic challenge';
+# Basic with no credentials is malformed, not anonymous (as DRF answers it)
+for my $h ('Basic', 'basic ', 'Basic =') {
+    $r = $t->get('/images/1', headers => { Authorization => $h });
+    is $r->{status}, 401, "'$h': 401";
+    ok $r->{json} && $r->{json}{detail}, "'$h': a JSON detail";
+}
+is $t->get('/images/1', headers => { Authorization => 'Basically' })
+    ->{status}, 200, 'another scheme that starts like it: anonymous';
 
 done_testing;
