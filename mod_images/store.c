@@ -152,14 +152,15 @@ static const char *const sql_search_lead =
     " @@ images_search_query(lower(%s::text))"
     " OR i.id = ANY (ARRAY("
     "SELECT it.image_id FROM image_tags it WHERE it.tag_id = ANY (ARRAY("
-    "SELECT t.id FROM tags t WHERE t.search_text LIKE lower(%s::text))))))"
+    "SELECT t.id FROM tags t WHERE t.search_text LIKE"
+    " (SELECT lower(%s::text)))))))"
     " AND (octet_length(i.name) + octet_length(i.description) < 8192"
     " OR " SQL_IMAGE_TEXT " LIKE lower(%s::text) OR EXISTS (SELECT 1"
     " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
     " WHERE it.image_id = i.id AND t.search_text LIKE lower(%s::text)))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR NOT EXISTS (SELECT 1"
-    " FROM unnest(string_to_array(lower(%s::text), chr(10))) p (pat)"
+    " FROM unnest((SELECT string_to_array(lower(%s::text), chr(10)))) p (pat)"
     " WHERE NOT (" SQL_IMAGE_TEXT " LIKE p.pat OR EXISTS (SELECT 1"
     " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
     " WHERE it.image_id = i.id AND t.search_text LIKE p.pat))))";
