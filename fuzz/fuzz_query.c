@@ -183,6 +183,16 @@ static void check_query(const im_list_query_t *q)
                   && word_len(q->search_lead[k], n) == chars));
         CHECK(im_search_exact(q->search_lead[k])
               || strstr(q->search_rest, q->search_lead[k]) != NULL);
+        /* an exact lead's run is its pattern between the %: no escapes */
+        CHECK(im_search_exact(q->search_lead[k])
+              ? strlen(q->search_lead_run[k]) == n - 2
+                && memcmp(q->search_lead_run[k], q->search_lead[k] + 1,
+                          n - 2) == 0
+                && !strpbrk(q->search_lead_run[k], "%_\\'")
+              : *q->search_lead_run[k] == '\0');
+    }
+    for (k = q->search_leads; k < 3; k++) {
+        CHECK(*q->search_lead_run[k] == '\0');
     }
     CHECK(lines == q->search_terms - exact);
     /* the leads are terms of the search with a word of 3 characters or

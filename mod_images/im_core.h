@@ -60,6 +60,10 @@ typedef struct {
     int search_terms;
     int search_leads;
     const char *search_lead[IM_SEARCH_LEADS];
+    /* for each lead the index answers exactly, its term (one run), else
+     * "": the store makes that lead's tsquery itself, without parsing and
+     * planning images_search_query (a SQL function) at every statement */
+    const char *search_lead_run[IM_SEARCH_LEADS];
     const char *search_all;
     const char *search_rest;
     apr_int64_t page;        /* >= 1, IM_PAGE_LAST or IM_PAGE_INVALID */

@@ -496,6 +496,8 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
      * the others are checked on the rows the leads found (or, with no
      * lead, on every row) */
     for (k = 0; k < 3 && lead_len[k] >= INDEXABLE_TERM; k++) {
+        q->search_lead_run[q->search_leads] = im_search_exact(lead[k])
+            ? apr_pstrndup(p, lead[k] + 1, strlen(lead[k]) - 2) : "";
         q->search_lead[q->search_leads++] = lead[k];
     }
     /* the others, and the leads the index answers only in part, are
@@ -524,6 +526,8 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
 
     out->search_all = out->search_rest = "";
     out->search_lead[0] = out->search_lead[1] = out->search_lead[2] = "";
+    out->search_lead_run[0] = out->search_lead_run[1] = "";
+    out->search_lead_run[2] = "";
     out->page = 1;
     out->page_size = default_size;
 

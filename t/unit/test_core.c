@@ -99,6 +99,13 @@ static void test_query(void)
     is_str(q.search_lead[0], "%caf\xC3\xA9%", "the longest run first");
     is_str(q.search_rest, "%gcc-12%",
            "a lead that is not one word is checked too");
+    is_str(q.search_lead_run[0], "caf\xC3\xA9",
+           "an exact lead's run: its term, as the client wrote it");
+    is_str(q.search_lead[2], "%gcc-12%", "gcc-12 leads third");
+    is_str(q.search_lead_run[2], "", "a lead that is not one word: no run");
+    im_query_parse(p, "search=Ubuntu", 100, 1000, &q);
+    is_str(q.search_lead_run[0], "Ubuntu", "the run keeps its case (SQL lowers)");
+    is_str(q.search_lead_run[1], "", "no second lead: no run");
     /* a lead the index answers exactly: one run of 3 to 32 characters */
     ok(im_search_exact("%abc%") && im_search_exact("%Abc123%")
        && im_search_exact("%caf\xC3\xA9%")
