@@ -144,10 +144,11 @@ static const char *const sql_tag =
  * do not lead, are checked on the rows found.  A text too long to have
  * suffixes has a mark that every lead finds; LIKE then decides for it.
  * LIKE of lower(term) on lower-cased text is ILIKE; an image's text is
- * lower-cased only for the rows LIKE checks.  An exact lead's tsquery is
- * written here, as images_search_query (sql/derived.sql) writes it for one
- * run: that SQL function is parsed and planned at each statement that
- * calls it (0.13 ms).  Params: a lead's run ("" unless exact), its
+ * lower-cased only for the rows LIKE checks, a term once per statement (a
+ * sub-select: lower($n) in a filter is computed again for each row).  An
+ * exact lead's tsquery is written here, as images_search_query
+ * (sql/derived.sql) writes it for one run: that SQL function is parsed and
+ * planned at each statement that calls it (0.13 ms).  Params: a lead's run ("" unless exact), its
  * pattern, its run, its pattern three times; the rest's patterns joined by
  * newlines, twice. */
 #define SQL_IMAGE_TEXT "images_search_text(i.name, i.description)"
@@ -161,9 +162,10 @@ static const char *const sql_search_lead =
     "SELECT t.id FROM tags t WHERE t.search_text LIKE"
     " (SELECT lower(%s::text)))))))"
     " AND (octet_length(i.name) + octet_length(i.description) < 8192"
-    " OR " SQL_IMAGE_TEXT " LIKE lower(%s::text) OR EXISTS (SELECT 1"
-    " FROM image_tags it JOIN tags t ON t.id = it.tag_id"
-    " WHERE it.image_id = i.id AND t.search_text LIKE lower(%s::text)))";
+    " OR " SQL_IMAGE_TEXT " LIKE (SELECT lower(%s::text)) OR EXISTS"
+    " (SELECT 1 FROM image_tags it JOIN tags t ON t.id = it.tag_id"
+    " WHERE it.image_id = i.id"
+    " AND t.search_text LIKE (SELECT lower(%s::text))))";
 static const char *const sql_search_rest =
     " AND (%s::text = '' OR NOT EXISTS (SELECT 1"
     " FROM unnest((SELECT string_to_array(lower(%s::text), chr(10)))) p (pat)"
