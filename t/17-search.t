@@ -247,6 +247,16 @@ $t->sql("INSERT INTO tags (name) VALUES ('zebrafinch');"
         . " FROM tags WHERE name = 'zebrafinch'");
 is found('zebrafinch'), $huge_id, 'a text over 8 KB found by its tag';
 is found('ZEBRAfinch haystack'), $huge_id, '... with a term of its text';
+# a tag's text over 8 KB: the mark in the tags' index too, LIKE decides
+$t->sql("INSERT INTO tags (name, description) VALUES ('longtag', '"
+        . join(' ', ('padding') x 1200) . " Wallaroo.Den');"
+        . " INSERT INTO image_tags (image_id, tag_id) SELECT $id, id"
+        . " FROM tags WHERE name = 'longtag'");
+for my $s ('wallaroo', 'ROO.de', 'wallaroo needle', 'wallaroox') {
+    is found($s), expected($s), "search '$s' with a tag over 8 KB";
+}
+is found('wallaroo'), $id, '... which finds its image';
+is found('wallaroox'), '', '... and not with one letter too many';
 
 # name and description of 8,191 bytes together: indexed; of 8,192: the
 # mark, and LIKE decides (store.c's bound is the function's, in bytes as
