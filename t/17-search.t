@@ -200,6 +200,9 @@ $tag3 = decode_utf8($tag3);
 for my $f (['created_by__username=alice', "i.created_by = $alice"],
            ['created_by__username=bob', "i.created_by = $bob"],
            ['tags__name=' . uri($tag3), "EXISTS (SELECT 1 FROM image_tags"
+            . " x WHERE x.image_id = i.id AND x.tag_id = $tag3_id)"],
+           ['created_by__username=alice&tags__name=' . uri($tag3),
+            "i.created_by = $alice AND EXISTS (SELECT 1 FROM image_tags"
             . " x WHERE x.image_id = i.id AND x.tag_id = $tag3_id)"]) {
     local $FILTER = { qs => "&$f->[0]", sql => " AND $f->[1]" };
     compare("with $f->[0]", 30);
