@@ -148,9 +148,10 @@ static const char *const sql_tag =
  * sub-select: lower($n) in a filter is computed again for each row).  An
  * exact lead's tsquery is written here, as images_search_query
  * (sql/derived.sql) writes it for one run: that SQL function is parsed and
- * planned at each statement that calls it (0.13 ms).  Params: a lead's run ("" unless exact), its
- * pattern, its run, its pattern three times; the rest's patterns joined by
- * newlines (once more, first, for sql_search_rest_tags). */
+ * planned at each statement that calls it (0.13 ms).  Params: a lead's run
+ * ("" unless exact), its pattern, its run, its pattern three times; the
+ * rest's patterns joined by newlines (once more, first, for
+ * sql_search_rest_tags). */
 #define SQL_IMAGE_TEXT "images_search_text(i.name, i.description)"
 static const char *const sql_search_lead =
     " AND (images_search_words(i.name, i.description)"
@@ -231,8 +232,8 @@ static const char *const sql_search_rest =
  * else (OPTIONS, a method not allowed).  Params as SQL_CALLER. */
 #define SQL_TOKEN_CHECK SQL_CALLER " SELECT c.token FROM c"
 
-enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID, STMT_ANON_BY_ID,
-       STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
+enum { STMT_PING, STMT_TOKEN_CHECK, STMT_GET_BY_ID, STMT_GET_BY_UUID,
+       STMT_ANON_BY_ID, STMT_ANON_BY_UUID, STMT_LOCK_BY_ID,
        STMT_LOCK_BY_UUID, STMT_PATCH_READ, STMT_PATCH_UPDATE, STMT_LIST,
        STMT_COUNT = STMT_LIST + LIST_VARIANTS };
 
@@ -499,7 +500,8 @@ static PGconn *pg(ap_dbd_t *dbd)
 /* How every pooled connection runs our statements (docs/performance.md):
  * work_mem keeps the bitmap of a search's candidates exact at a million
  * images (with the default 4 MB it went lossy: every row of its pages
- * rechecked, a common term past the time limit); each list variant's generic plan is as good as a custom one, and a
+ * rechecked, a common term past the time limit); each list variant's
+ * generic plan is as good as a custom one, and a
  * custom plan of the list statement costs more to plan than to run (auto
  * keeps planning it at every call); JIT compiled the list statement for
  * 50 ms at every call; parallel workers, started for the tag filter's

@@ -250,7 +250,8 @@ $t->sql("INSERT INTO tags (name) VALUES ('zebrafinch');"
         . " FROM tags WHERE name = 'zebrafinch'");
 is found('zebrafinch'), $huge_id, 'a text over 8 KB found by its tag';
 is found('ZEBRAfinch haystack'), $huge_id, '... with a term of its text';
-# a tag's text over 8 KB: the mark in the tags' index too, LIKE decides
+# a tag whose text is over 8 KB (a tag's text is matched with LIKE, whatever
+# its length)
 $t->sql("INSERT INTO tags (name, description) VALUES ('longtag', '"
         . join(' ', ('padding') x 1200) . " Wallaroo.Den');"
         . " INSERT INTO image_tags (image_id, tag_id) SELECT $id, id"
