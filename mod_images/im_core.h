@@ -54,9 +54,9 @@ typedef struct {
      * look up (search_leads says how many: none for a search of short
      * terms only); search_rest the patterns the rows found must still be
      * checked against: the terms that do not lead and the leads the index
-     * does not answer exactly (im_search_exact).  The store reads the leads and the rest;
-     * search_all is what the unit tests and fuzz/fuzz_query.c check the
-     * others against. */
+     * does not answer exactly (im_search_exact).  The store reads the
+     * leads and the rest; search_all is what the unit tests and
+     * fuzz/fuzz_query.c check the others against. */
     int search_terms;
     int search_leads;
     const char *search_lead[IM_SEARCH_LEADS];

@@ -169,8 +169,8 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
 
     memset(out, 0, sizeof(*out));
     *error = NULL;
-    doc = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                     &jerr);
+    doc = json_loadb(body ? body : "", len,
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!doc) {
         *error = json_pack("{s:s}", "detail",
                            apr_pstrcat(p, "JSON parse error - ",
