@@ -501,12 +501,12 @@ static PGconn *pg(ap_dbd_t *dbd)
  * work_mem keeps the bitmap of a search's candidates exact at a million
  * images (with the default 4 MB it went lossy: every row of its pages
  * rechecked, a common term past the time limit); each list variant's
- * generic plan is as good as a custom one, and a
- * custom plan of the list statement costs more to plan than to run (auto
- * keeps planning it at every call); JIT compiled the list statement for
- * 50 ms at every call; parallel workers, started for the tag filter's
- * bitmap scan, made one request faster on an idle server and every
- * request slower under load (the other cores are serving requests).
+ * generic plan is as good as a custom one, and a custom plan of the list
+ * statement costs more to plan than to run (auto keeps planning it at
+ * every call); JIT compiled the list statement for 50 ms at every call;
+ * parallel workers, started for the tag filter's bitmap scan, made one
+ * request faster on an idle server and every request slower under load
+ * (the other cores are serving requests).
  * With ImagesSessionSetup Off none is sent: they are the role's
  * (docs/configuration.md gives the ALTER ROLE lines). */
 static const char session_settings[] =
