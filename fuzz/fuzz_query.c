@@ -133,6 +133,10 @@ static size_t word_len(const char *s, size_t n)
     return best;
 }
 
+/* The shortest run a lead has: the index holds suffixes of 2 characters
+ * or more (im_query.c's INDEXABLE_TERM, sql/derived.sql). */
+#define LEAD_RUN 2
+
 static void check_query(const im_list_query_t *q)
 {
     const char *c;
@@ -177,9 +181,9 @@ static void check_query(const im_list_query_t *q)
             chars += ((unsigned char)q->search_lead[k][j] & 0xC0) != 0x80;
         }
         exact += im_search_exact(q->search_lead[k]);
-        /* exact: one run of 3 to 32 characters */
+        /* exact: one run of 2 to 32 characters */
         CHECK(im_search_exact(q->search_lead[k])
-              == (chars >= 3 && chars <= 32
+              == (chars >= LEAD_RUN && chars <= 32
                   && word_len(q->search_lead[k], n) == chars));
         CHECK(im_search_exact(q->search_lead[k])
               || strstr(q->search_rest, q->search_lead[k]) != NULL);
@@ -195,12 +199,13 @@ static void check_query(const im_list_query_t *q)
         CHECK(*q->search_lead_run[k] == '\0');
     }
     CHECK(lines == q->search_terms - exact);
-    /* the leads are terms of the search with a word of 3 characters or
+    /* the leads are terms of the search with a word of 2 characters or
      * more, the longest word first */
     CHECK(q->search_leads >= 0 && q->search_leads <= 3);
     for (k = 0; k < q->search_leads; k++) {
         CHECK(im_utf8_valid(q->search_lead[k]));
-        CHECK(word_len(q->search_lead[k], strlen(q->search_lead[k])) >= 3);
+        CHECK(word_len(q->search_lead[k], strlen(q->search_lead[k]))
+              >= LEAD_RUN);
         CHECK(strstr(q->search_all, q->search_lead[k]) != NULL);
         CHECK(k == 0 || word_len(q->search_lead[k], strlen(q->search_lead[k]))
                         <= word_len(q->search_lead[k - 1],
@@ -223,7 +228,7 @@ static void check_query(const im_list_query_t *q)
         size_t len = strcspn(c, "\n");
         CHECK(len >= 3 && c[0] == '%' && c[len - 1] == '%');
         /* a term that does not lead has no longer word than the last
-         * lead; with fewer than three leads, its words are under 3
+         * lead; with fewer than three leads, its words are under 2
          * characters */
         for (k = 0; k < q->search_leads
                     && (strlen(q->search_lead[k]) != len
@@ -232,7 +237,7 @@ static void check_query(const im_list_query_t *q)
             CHECK(q->search_leads == 3
                   ? word_len(c, len) <= word_len(q->search_lead[2],
                                                  strlen(q->search_lead[2]))
-                  : word_len(c, len) < 3);
+                  : word_len(c, len) < LEAD_RUN);
         }
         /* a term holds no separator */
         CHECK(strcspn(c, " \t\n\v\f\r,") >= len);

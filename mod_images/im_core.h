@@ -50,7 +50,7 @@ typedef struct {
     /* Search terms as ILIKE patterns ("%term%", with % _ \ escaped):
      * search_all holds every pattern joined by newlines; search_lead the
      * three terms with the longest runs of ASCII letters and digits and
-     * non-ASCII characters, three or more, which the index of words can
+     * non-ASCII characters, two or more, which the index of words can
      * look up (search_leads says how many: none for a search of short
      * terms only); search_rest the patterns the rows found must still be
      * checked against: the terms that do not lead and the leads the index
@@ -77,7 +77,7 @@ void im_query_parse(apr_pool_t *p, const char *args, int default_size,
                     int max_size, im_list_query_t *out);
 
 /* Whether a search pattern ("%term%") is answered exactly by the index of
- * images' words: its term is one run of 3 to 32 characters, each an ASCII
+ * images' words: its term is one run of 2 to 32 characters, each an ASCII
  * letter or digit or beyond ASCII.  Any other lead is also checked with
  * LIKE on the rows the index finds. */
 int im_search_exact(const char *pattern);

@@ -388,11 +388,11 @@ static const char *fold_term(apr_pool_t *p, const char *s, apr_size_t len)
     return out;
 }
 
-/* The index of images' words (sql/derived.sql) has the suffixes of three
+/* The index of images' words (sql/derived.sql) has the suffixes of two
  * characters or more of each run of letters and digits: a term whose
  * longest run is shorter has nothing to look up, and every row would be
  * read. */
-#define INDEXABLE_TERM 3
+#define INDEXABLE_TERM 2
 /* The index keeps the first 32 characters of each suffix. */
 #define EXACT_TERM_MAX 32
 
@@ -426,7 +426,7 @@ static apr_size_t longest_word(const char *s, apr_size_t len)
 int im_search_exact(const char *pattern)
 {
     /* "%term%": the term is between the two % (an escape is not a letter);
-     * exact when each of its characters is a run's, 3 to 32 of them */
+     * exact when each of its characters is a run's, 2 to 32 of them */
     apr_size_t len = strlen(pattern), chars = 0, i;
 
     for (i = 1; i + 1 < len; i++) {

@@ -34,7 +34,7 @@
 
 /* The schema version these statements are written for (sql/schema.sql):
  * a connection to a database of another version answers nothing. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define SQL_SCHEMA_VERSION \
     "SELECT coalesce(max(version), 0) FROM schema_version"
 
@@ -134,7 +134,7 @@ static const char *const sql_tag =
     " AND l.tag_id = (SELECT id FROM tags WHERE name = %s::text)";
 /* A search term matches an image's own text (images_search_text: name and
  * description, lower-cased, sql/derived.sql) or a tag's (tags.search_text)
- * that the image has.  Up to three terms with a run of three characters
+ * that the image has.  Up to three terms with a run of two characters
  * (im_query.c) lead: each is one predicate that the index of the suffixes of
  * images' words answers (the term's runs as prefixes of them), ORed with
  * the images of the few tags the term matches (a primary-key lookup), so

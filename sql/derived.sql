@@ -38,7 +38,7 @@ CREATE OR REPLACE FUNCTION images_search_text(name text, description text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN lower(name || chr(10) || description);
 
--- An image's words: each suffix (3 characters or more, cut to 32) of each
+-- An image's words: each suffix (2 characters or more, cut to 32) of each
 -- run of its text.  A term's run is in the text exactly when it starts one
 -- (store.c).  Over 8 KB only the mark !long, which every query asks for;
 -- LIKE decides (substr walks a run from its start).  search_path fixed:
@@ -50,11 +50,11 @@ SET search_path FROM CURRENT AS $$
            THEN '!long'::tsvector
            ELSE array_to_tsvector(ARRAY(SELECT substr(w, k, 32)
                FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(r) x)) w,
-                    generate_series(1, length(w) - 2) k)) END
+                    generate_series(1, length(w) - 1) k)) END
       FROM images_search_runs(images_search_text(name, description)) r
 $$;
 
--- A LIKE pattern's runs of three or more (their first 32 characters; the
+-- A LIKE pattern's runs of two or more (their first 32 characters; the
 -- four longest: bounded work) as prefixes, or the mark.
 CREATE OR REPLACE FUNCTION images_search_query(pattern text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -63,7 +63,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             || '''!long''')::tsquery
       FROM (SELECT w FROM (SELECT DISTINCT left(r, 32) AS w
                              FROM unnest(images_search_runs(pattern)) r
-                            WHERE length(r) >= 3) d
+                            WHERE length(r) >= 2) d
              ORDER BY length(w) DESC, w LIMIT 4) x
 $$;
 
@@ -158,23 +158,14 @@ CREATE OR REPLACE TRIGGER image_counts_trunc AFTER TRUNCATE ON images
     FOR EACH STATEMENT EXECUTE FUNCTION image_counts_change();
 
 -- Named, so that an operator's own triggers keep their setting.
-DO $$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN SELECT tgrelid::regclass AS tab, tgname FROM pg_trigger
-              WHERE tgname IN ('api_tokens_digest',
-                    'image_tags_fill', 'image_tags_follow',
-                    'image_tags_follow_ins', 'image_counts_ins',
-                    'image_counts_del', 'image_counts_upd',
-                    'image_counts_trunc')
-                AND tgrelid IN ('images'::regclass, 'image_tags'::regclass,
-                                'api_tokens'::regclass)
-    LOOP
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I',
-                       t.tab, t.tgname);
-    END LOOP;
-END $$;
+ALTER TABLE api_tokens ENABLE ALWAYS TRIGGER api_tokens_digest;
+ALTER TABLE image_tags ENABLE ALWAYS TRIGGER image_tags_fill;
+ALTER TABLE images ENABLE ALWAYS TRIGGER image_tags_follow,
+    ENABLE ALWAYS TRIGGER image_tags_follow_ins,
+    ENABLE ALWAYS TRIGGER image_counts_ins,
+    ENABLE ALWAYS TRIGGER image_counts_del,
+    ENABLE ALWAYS TRIGGER image_counts_upd,
+    ENABLE ALWAYS TRIGGER image_counts_trunc;
 
 -- The counts of a database that had none (a first install, or rows loaded
 -- before the triggers).

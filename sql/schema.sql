@@ -8,7 +8,7 @@
 -- each earlier version).  One transaction: all of it lands or none.  The
 -- module answers 503 until the version is its own (docs/configuration.md).
 \set ON_ERROR_STOP 1
-\set schema_version 3
+\set schema_version 4
 SET client_min_messages = warning;
 BEGIN;
 -- two runs at once: the second waits, then finds the work done
@@ -25,7 +25,8 @@ SELECT coalesce(max(version), 0) AS found FROM schema_version \gset
 \endif
 SELECT :found > :schema_version AS too_new,
        :found < :schema_version AS upgrade,
-       :found = 0 AS from_0 \gset
+       :found = 0 AS from_0, :found < 3 AS before_3,
+       :found = 3 AS from_3 \gset
 
 \if :too_new
 SELECT set_config('mod_images.found', :'found', true);
@@ -42,8 +43,12 @@ END $$;
 \ir migrations/001-from-unversioned.sql
 \endif
 \ir derived.sql
+\if :before_3
 \ir migrations/002-search-words.sql
 \ir migrations/003-search-text-computed.sql
+\elif :from_3
+\ir migrations/004-two-character-suffixes.sql
+\endif
 \ir indexes.sql
 INSERT INTO schema_version (version) VALUES (:schema_version);
 \endif

@@ -298,10 +298,16 @@ my @ids = map { $_->[0] } @{ $t->sql("SELECT id FROM images"
                                      . " AND end_date IS NULL"
                                      . " ORDER BY id LIMIT 3") };
 $r = $t->request(PATCH => "/images/$ids[0]", %alice_tok,
-                    json => { description => "Quokka,zebra42\tnewword" });
+                    json => { description => "Quokka,zebra42\tnewword Qz" });
 is $r->{status}, 200, 'PATCH with new words';
 is found('quokka'), $ids[0], 'a word new with a PATCH is found';
 is found('ebra4 wword'), $ids[0], 'pieces of two new words';
+# a term of two characters is looked up in the index (its suffixes of two):
+# at the end of a run, as a whole run, in any letter case
+for my $term ('42', 'qZ', 'a4') {
+    is found($term), expected($term), "'$term' answers as the contract says";
+    like found($term), qr/(^|,)$ids[0](,|$)/, "'$term' finds the new text";
+}
 $t->sql("UPDATE images SET name = 'Wombat Land' WHERE id = $ids[1]");
 is found('wombat'), $ids[1], 'a word new with an UPDATE of a name';
 $t->sql("UPDATE tags SET description = 'Numbat habitat' WHERE name LIKE 't1 %'");

@@ -84,16 +84,20 @@ static void test_query(void)
     im_query_parse(p, "search=a%25b_c%5Cd+longestterm", 100, 1000, &q);
     is_str(q.search_all, "%a\\%b\\_c\\\\d%\n%longestterm%",
            "LIKE metacharacters escaped");
-    ok(q.search_leads == 1, "a term with no word of 3 does not lead");
+    ok(q.search_leads == 1, "a term with no word of 2 does not lead");
     is_str(q.search_lead[0], "%longestterm%", "longest term leads");
     is_str(q.search_rest, "%a\\%b\\_c\\\\d%", "the other is checked");
     im_query_parse(p, "search=abc+xyzw", 100, 1000, &q);
     is_str(q.search_rest, "", "no term left when every term leads");
     /* words are runs of ASCII letters and digits and of characters beyond
      * ASCII, counted in characters */
-    im_query_parse(p, "search=%C3%A9%C3%A9+c%2B%2B+1.0.2+a-b-c", 100, 1000,
-                   &q);
-    ok(q.search_leads == 0, "no word of three characters: none leads");
+    im_query_parse(p, "search=%C3%A9+c%2B%2B+1.0.2+a-b-c", 100, 1000, &q);
+    ok(q.search_leads == 0, "no word of two characters: none leads");
+    im_query_parse(p, "search=%C3%A9%C3%A9+c%2B%2B+1.0.2", 100, 1000, &q);
+    ok(q.search_leads == 1 && strcmp(q.search_lead[0], "%\xC3\xA9\xC3\xA9%")
+       == 0, "two characters of a term lead (beyond ASCII too)");
+    is_str(q.search_lead_run[0], "\xC3\xA9\xC3\xA9",
+           "and the index answers them exactly");
     im_query_parse(p, "search=%C3%A9t%C3%A9+gcc-12+caf%C3%A9", 100, 1000, &q);
     ok(q.search_leads == 3, "three characters of a term lead");
     is_str(q.search_lead[0], "%caf\xC3\xA9%", "the longest run first");
@@ -106,14 +110,18 @@ static void test_query(void)
     im_query_parse(p, "search=Ubuntu", 100, 1000, &q);
     is_str(q.search_lead_run[0], "Ubuntu", "the run keeps its case (SQL lowers)");
     is_str(q.search_lead_run[1], "", "no second lead: no run");
-    /* a lead the index answers exactly: one run of 3 to 32 characters */
+    /* a lead the index answers exactly: one run of 2 to 32 characters */
     ok(im_search_exact("%abc%") && im_search_exact("%Abc123%")
        && im_search_exact("%caf\xC3\xA9%")
        && im_search_exact("%\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC%"),
        "one word: exact (any character beyond ASCII is a letter)");
-    ok(!im_search_exact("%ab%") && !im_search_exact("%x.org%")
-       && !im_search_exact("%a\\_b%") && !im_search_exact("%\xC3\xA9\xC3\xA9%"),
-       "short, or not one word: not exact");
+    ok(im_search_exact("%ab%") && im_search_exact("%Q7%")
+       && im_search_exact("%\xC3\xA9\xC3\xA9%"),
+       "two characters: exact");
+    ok(!im_search_exact("%a%") && !im_search_exact("%x.org%")
+       && !im_search_exact("%a\\_b%") && !im_search_exact("%\xC3\xA9%")
+       && !im_search_exact("%%"),
+       "one character, or not one word: not exact");
     ok(im_search_exact("%abcdefghijklmnopqrstuvwxyz012345%")
        && !im_search_exact("%abcdefghijklmnopqrstuvwxyz0123456%")
        && im_search_exact("%" "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
@@ -128,12 +136,16 @@ static void test_query(void)
     ok(q.search_leads == 3 && strcmp(q.search_lead[0], "%eeeee%") == 0
        && strcmp(q.search_lead[1], "%dddd%") == 0
        && strcmp(q.search_lead[2], "%ccc%") == 0, "three longest, in order");
-    im_query_parse(p, "search=ge+x", 100, 1000, &q);
+    im_query_parse(p, "search=g+x", 100, 1000, &q);
     ok(q.search_leads == 0, "short terms only: none leads");
-    is_str(q.search_rest, "%ge%\n%x%", "short terms only: all checked");
-    im_query_parse(p, "search=jupyter+ge", 100, 1000, &q);
+    is_str(q.search_rest, "%g%\n%x%", "short terms only: all checked");
+    im_query_parse(p, "search=ge+x", 100, 1000, &q);
+    ok(q.search_leads == 1 && strcmp(q.search_lead[0], "%ge%") == 0,
+       "a term of two characters leads");
+    is_str(q.search_rest, "%x%", "one of one character is checked");
+    im_query_parse(p, "search=jupyter+g", 100, 1000, &q);
     ok(q.search_leads == 1, "a short second term does not lead");
-    is_str(q.search_rest, "%ge%", "the short term is checked row by row");
+    is_str(q.search_rest, "%g%", "the short term is checked row by row");
     im_query_parse(p, "search=bb+a+dddd+ccc+eeeee+c", 100, 1000, &q);
     is_str(q.search_rest, "%bb%\n%a%\n%c%",
            "the terms that do not lead, in their order");
