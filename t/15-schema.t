@@ -253,11 +253,11 @@ for my $v (1, 2) {
 # again and finds every image with the term, every row kept.
 my $v3 = $t->top . '/sql/derived.sql';
 open my $fh, '<', $v3 or die "$v3: $!";
-my ($words) = do { local $/; <$fh> }
+my ($v3_words) = do { local $/; <$fh> }
     =~ /(CREATE OR REPLACE FUNCTION images_search_words\(.*?\n\$\$;)/s;
 close $fh;
-ok $words =~ s/length\(w\) - 1\) k/length(w) - 2) k/, 'version 3 words';
-$words =~ s/\s+/ /g;     # (the harness reads SQL as one line)
+ok $v3_words =~ s/length\(w\) - 1\) k/length(w) - 2) k/, 'version 3 words';
+$v3_words =~ s/\s+/ /g;     # (the harness reads SQL as one line)
 my $by_index = sub {
     $t->sql_value("SET enable_seqscan = off; SELECT string_agg(id::text,"
         . " ',' ORDER BY id) FROM images WHERE images_search_words(name,"
@@ -267,7 +267,7 @@ my $by_like = $t->sql_value("SELECT string_agg(id::text, ',' ORDER BY id)"
     . " FROM images WHERE images_search_text(name, description) LIKE '%04%'"
     . " AND octet_length(name) + octet_length(description) < 8192");
 like $by_like, qr/^\d+(,\d+)+$/, 'images with 04 in their text';
-$t->sql("$words; REINDEX INDEX images_search_idx;"
+$t->sql("$v3_words; REINDEX INDEX images_search_idx;"
         . ' DELETE FROM schema_version;'
         . ' INSERT INTO schema_version (version) VALUES (3)');
 my $rows = $snapshot->();
