@@ -13,8 +13,8 @@
 #    as a static file: requests/s, p50, p99 and the ratio to that file.
 #    Searches by band of document frequency (common, medium, rare; one and
 #    two terms), each wrk run rotating over the band's terms (Lua) so that
-#    no one cached query is measured; PATCH on a different image of the
-#    token's user at each request.
+#    no one cached query is measured; terms of two letters (vm, qt, ...);
+#    PATCH on a different image of the token's user at each request.
 # Every size is loaded first, each in a cluster and httpd of its own; then
 # each endpoint is measured at every size in turn, --rounds times, so that a
 # change in the machine's speed weighs on all sizes alike; each figure is
@@ -222,6 +222,11 @@ C
                                                  @{ $b->{pairs} })]
             if @{ $b->{pairs} };
     }
+    # terms of two letters, as users type them (a language, a kind of
+    # image): in many images, none a word of three
+    push @cases, ['search, a term of two letters',
+                  lua_paths($t, 's-two', map { $q->($_) }
+                                         qw(vm qt db ml ai os go js ui io))];
     push @cases, ['search medium, signed in',
                   lua_paths($t, 'signed-in', { token => 'bench-token' },
                             map { $q->($_->{term}) }
