@@ -134,8 +134,14 @@ static size_t word_len(const char *s, size_t n)
 }
 
 /* The shortest run a lead has: the index holds suffixes of 2 characters
- * or more (im_query.c's INDEXABLE_TERM, sql/derived.sql). */
-#define LEAD_RUN 2
+ * or more (im_query.c's INDEXABLE_TERM, sql/derived.sql); 3 when some
+ * term has a run of 3 (LONG_LEAD). */
+static size_t lead_run(const im_list_query_t *q)
+{
+    return q->search_leads
+           && word_len(q->search_lead[0], strlen(q->search_lead[0])) >= 3
+           ? 3 : 2;
+}
 
 static void check_query(const im_list_query_t *q)
 {
@@ -183,7 +189,7 @@ static void check_query(const im_list_query_t *q)
         exact += im_search_exact(q->search_lead[k]);
         /* exact: one run of 2 to 32 characters */
         CHECK(im_search_exact(q->search_lead[k])
-              == (chars >= LEAD_RUN && chars <= 32
+              == (chars >= 2 && chars <= 32
                   && word_len(q->search_lead[k], n) == chars));
         CHECK(im_search_exact(q->search_lead[k])
               || strstr(q->search_rest, q->search_lead[k]) != NULL);
@@ -205,7 +211,7 @@ static void check_query(const im_list_query_t *q)
     for (k = 0; k < q->search_leads; k++) {
         CHECK(im_utf8_valid(q->search_lead[k]));
         CHECK(word_len(q->search_lead[k], strlen(q->search_lead[k]))
-              >= LEAD_RUN);
+              >= lead_run(q));
         CHECK(strstr(q->search_all, q->search_lead[k]) != NULL);
         CHECK(k == 0 || word_len(q->search_lead[k], strlen(q->search_lead[k]))
                         <= word_len(q->search_lead[k - 1],
@@ -229,7 +235,7 @@ static void check_query(const im_list_query_t *q)
         CHECK(len >= 3 && c[0] == '%' && c[len - 1] == '%');
         /* a term that does not lead has no longer word than the last
          * lead; with fewer than three leads, its words are under 2
-         * characters */
+         * characters, or under 3 when a lead has 3 */
         for (k = 0; k < q->search_leads
                     && (strlen(q->search_lead[k]) != len
                         || memcmp(q->search_lead[k], c, len) != 0); k++);
@@ -237,7 +243,7 @@ static void check_query(const im_list_query_t *q)
             CHECK(q->search_leads == 3
                   ? word_len(c, len) <= word_len(q->search_lead[2],
                                                  strlen(q->search_lead[2]))
-                  : word_len(c, len) < LEAD_RUN);
+                  : word_len(c, len) < lead_run(q));
         }
         /* a term holds no separator */
         CHECK(strcspn(c, " \t\n\v\f\r,") >= len);

@@ -393,6 +393,10 @@ static const char *fold_term(apr_pool_t *p, const char *s, apr_size_t len)
  * longest run is shorter has nothing to look up, and every row would be
  * read. */
 #define INDEXABLE_TERM 2
+/* A run of two ("of", "vm") leads only when no term has a run of three:
+ * beside a longer term it is cheaper checked on the rows that one finds
+ * than looked up (a prefix of two asks for most of the index's words). */
+#define LONG_LEAD 3
 /* The index keeps the first 32 characters of each suffix. */
 #define EXACT_TERM_MAX 32
 
@@ -495,7 +499,8 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
     /* the three with the longest words lead when the index can use them:
      * the others are checked on the rows the leads found (or, with no
      * lead, on every row) */
-    for (k = 0; k < 3 && lead_len[k] >= INDEXABLE_TERM; k++) {
+    for (k = 0; k < 3 && lead_len[k] >= (lead_len[0] >= LONG_LEAD
+                                         ? LONG_LEAD : INDEXABLE_TERM); k++) {
         q->search_lead_run[q->search_leads] = im_search_exact(lead[k])
             ? apr_pstrndup(p, lead[k] + 1, strlen(lead[k]) - 2) : "";
         q->search_lead[q->search_leads++] = lead[k];

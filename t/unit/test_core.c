@@ -143,6 +143,15 @@ static void test_query(void)
     ok(q.search_leads == 1 && strcmp(q.search_lead[0], "%ge%") == 0,
        "a term of two characters leads");
     is_str(q.search_rest, "%x%", "one of one character is checked");
+    im_query_parse(p, "search=ubuntu+of+vm", 100, 1000, &q);
+    ok(q.search_leads == 1 && strcmp(q.search_lead[0], "%ubuntu%") == 0,
+       "beside a run of three, runs of two do not lead");
+    is_str(q.search_rest, "%of%\n%vm%", "they are checked on its rows");
+    im_query_parse(p, "search=vm+of+x", 100, 1000, &q);
+    ok(q.search_leads == 2 && strcmp(q.search_lead[0], "%vm%") == 0
+       && strcmp(q.search_lead[1], "%of%") == 0,
+       "with no run of three, runs of two lead");
+    is_str(q.search_rest, "%x%", "and one character is checked");
     im_query_parse(p, "search=jupyter+g", 100, 1000, &q);
     ok(q.search_leads == 1, "a short second term does not lead");
     is_str(q.search_rest, "%g%", "the short term is checked row by row");
