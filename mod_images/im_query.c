@@ -453,6 +453,7 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
      * lengths of those words, longest first */
     const char *lead[3] = {"", "", ""};
     apr_size_t lead_len[3] = {0, 0, 0};
+    apr_size_t lead_min;
     apr_array_header_t *rest;
     /* the terms seen so far, folded: a repeat counts, and runs, once */
     apr_hash_t *seen = apr_hash_make(p);
@@ -496,11 +497,12 @@ static void parse_search(apr_pool_t *p, const char *s, im_list_query_t *q)
         return;
     }
     q->search_all = apr_array_pstrcat(p, pats, '\n');
-    /* the three with the longest words lead when the index can use them:
-     * the others are checked on the rows the leads found (or, with no
-     * lead, on every row) */
-    for (k = 0; k < 3 && lead_len[k] >= (lead_len[0] >= LONG_LEAD
-                                         ? LONG_LEAD : INDEXABLE_TERM); k++) {
+    /* the three with the longest words lead when the index can use them
+     * (runs of two only when no term has a longer one): the others are
+     * checked on the rows the leads found (or, with no lead, on every
+     * row) */
+    lead_min = lead_len[0] >= LONG_LEAD ? LONG_LEAD : INDEXABLE_TERM;
+    for (k = 0; k < 3 && lead_len[k] >= lead_min; k++) {
         q->search_lead_run[q->search_leads] = im_search_exact(lead[k])
             ? apr_pstrndup(p, lead[k] + 1, strlen(lead[k]) - 2) : "";
         q->search_lead[q->search_leads++] = lead[k];
