@@ -42,15 +42,16 @@ RETURN lower(name || chr(10) || description);
 -- run of its text.  A term's run is in the text exactly when it starts one
 -- (store.c).  Over 8 KB only the mark !long, which every query asks for;
 -- LIKE decides (substr walks a run from its start).  search_path fixed:
--- PostgreSQL 17 builds indexes with pg_catalog only.
+-- PostgreSQL 17 builds indexes with pg_catalog only.  No set-returning
+-- function in FROM: each call would fill a tuplestore (a slower load).
 CREATE OR REPLACE FUNCTION images_search_words(name text, description text)
 RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000
 SET search_path FROM CURRENT AS $$
     SELECT CASE WHEN octet_length(name) + octet_length(description) >= 8192
            THEN '!long'::tsvector
-           ELSE array_to_tsvector(ARRAY(SELECT substr(w, k, 32)
-               FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(r) x)) w,
-                    generate_series(1, length(w) - 1) k)) END
+           ELSE array_to_tsvector(ARRAY(
+               SELECT substr(w, generate_series(1, length(w) - 1), 32)
+                 FROM (SELECT DISTINCT unnest(r) AS w) d)) END
       FROM images_search_runs(images_search_text(name, description)) r
 $$;
 
