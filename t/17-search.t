@@ -303,7 +303,8 @@ is $r->{status}, 200, 'PATCH with new words';
 is found('quokka'), $ids[0], 'a word new with a PATCH is found';
 is found('ebra4 wword'), $ids[0], 'pieces of two new words';
 # a term of two characters is looked up in the index (its suffixes of two):
-# at the end of a run, as a whole run, in any letter case
+# at the end of a run (42: version 3 missed it), as a whole run (qZ), inside
+# a run (a4, a prefix of a longer suffix), in any letter case
 for my $term ('42', 'qZ', 'a4') {
     is found($term), expected($term), "'$term' answers as the contract says";
     like found($term), qr/(^|,)$ids[0](,|$)/, "'$term' finds the new text";
