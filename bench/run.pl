@@ -24,12 +24,18 @@
 #   bench/run --sizes 5000 --seconds 3 --rounds 1
 #   bench/run --compare ac59ff5 --sizes 10000,100000
 #   bench/run --corpus synthetic               # the old sql/generate.sql
+#   bench/run --sizes 1000000 --pg shared_buffers=2GB,huge_pages=on
 #
 # --compare REV builds REV in a git worktree under /tmp and measures it too,
 # on the same corpus, in a cluster loaded with ITS sql/schema.sql and an
 # httpd with ITS module and conf/, side by side (new/old ratios).  Only at
 # the sizes of --compare-sizes (default: those of --sizes up to 100,000; an
 # older schema may load slowly).
+#
+# --pg NAME=VALUE,... sets PostgreSQL settings in every cluster it starts
+# (docs/configuration.md, "A large catalogue"): huge_pages=on needs the
+# kernel's huge pages reserved first (sysctl vm.nr_hugepages), or the
+# cluster does not start.
 #
 # Only loopback traffic; every wrk run is bounded by --seconds.
 use strict;
@@ -46,18 +52,23 @@ use ImagesTest;
 
 $| = 1;
 my ($sizes, $seconds, $conns, $out, $rounds, $corpus, $seed, $compare,
-    $compare_sizes) =
-    ('10000,100000,1000000', 10, 8, undef, 3, 'real', 1, undef, undef);
+    $compare_sizes, $pg) =
+    ('10000,100000,1000000', 10, 8, undef, 3, 'real', 1, undef, undef, '');
 GetOptions('sizes=s' => \$sizes, 'seconds=i' => \$seconds,
            'connections=i' => \$conns, 'out=s' => \$out,
            'rounds=i' => \$rounds, 'corpus=s' => \$corpus,
            'seed=i' => \$seed, 'compare=s' => \$compare,
-           'compare-sizes=s' => \$compare_sizes)
+           'compare-sizes=s' => \$compare_sizes, 'pg=s' => \$pg)
     or die "usage: bench/run [--sizes N,M] [--seconds S] [--connections C]"
          . " [--rounds R] [--corpus real|synthetic] [--seed S]"
-         . " [--compare REV [--compare-sizes N,M]] [--out FILE]\n";
+         . " [--compare REV [--compare-sizes N,M]] [--pg NAME=VALUE,...]"
+         . " [--out FILE]\n";
 die "--rounds must be 1 or more\n" if $rounds < 1;
 die "--corpus is real or synthetic\n" unless $corpus =~ /^(real|synthetic)$/;
+die "--pg takes NAME=VALUE pairs, separated by commas\n"
+    unless $pg =~ /^(?:[a-z_.]+=[\w.]+(?:,|$))*$/;
+# postgres -c for each: the same settings in every cluster
+my $pg_options = join ' ', map { "-c $_" } split /,/, $pg;
 my @sizes = split /,/, $sizes;
 my %compare_at = map { $_ => 1 }
     $compare_sizes ? split(/,/, $compare_sizes) : grep { $_ <= 100000 } @sizes;
@@ -134,7 +145,8 @@ sub bare_load {
     my ($n, $file) = @_;
     print "== $n images, the reference: loading...\n";
     my $t = ImagesTest->new(no_httpd => 1, empty => 1,
-                            schema => "$FindBin::Bin/bare.sql");
+                            schema => "$FindBin::Bin/bare.sql",
+                            pg_options => $pg_options);
     my $t0 = time;
     $t->run_cmd($t->psql_args('images'), '-1', '-f', $file);
     my $s = time - $t0;
@@ -146,6 +158,7 @@ sub load_env {
     my ($n, $side, $file, $terms) = @_;
     my $t = ImagesTest->new(loglevel => 'warn', empty => $corpus eq 'real',
                             $side eq 'old' ? (top => $old_top) : (),
+                            pg_options => $pg_options,
                             conf => <<'C');
 StartServers 2
 ServerLimit 2
@@ -543,6 +556,7 @@ my $cpu = `grep -m1 'model name' /proc/cpuinfo` =~ s/.*:\s*//r;
 chomp $cpu;
 my $table = join("\n", "bench/run --corpus $corpus --seed $seed: wrk -t2"
     . " -c$conns -d${seconds}s, median of $rounds rounds, "
+    . ($pg ? "PostgreSQL $pg, " : '')
     . POSIX::strftime('%Y-%m-%d', gmtime) . ", $cpu, "
     . `nproc` =~ s/\s+//r . ' cores, load average '
     . (split ' ', `cat /proc/loadavg`)[0] . " at the end", '', @lines) . "\n";
