@@ -33,9 +33,11 @@
 # older schema may load slowly).
 #
 # --pg NAME=VALUE,... sets PostgreSQL settings in every cluster it starts
-# (docs/configuration.md, "A large catalogue"): huge_pages=on needs the
-# kernel's huge pages reserved first (sysctl vm.nr_hugepages), or the
-# cluster does not start.
+# (docs/configuration.md, "PostgreSQL's memory for a large catalogue"):
+# huge_pages=on needs the kernel's huge pages reserved first (sysctl
+# vm.nr_hugepages), enough for every cluster alive at once (one per size and
+# side; the reference's is stopped after its load), or a cluster does not
+# start.
 #
 # Only loopback traffic; every wrk run is bounded by --seconds.
 use strict;
