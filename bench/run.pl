@@ -25,6 +25,12 @@
 #   bench/run --compare ac59ff5 --sizes 10000,100000
 #   bench/run --corpus synthetic               # the old sql/generate.sql
 #   bench/run --sizes 1000000 --pg shared_buffers=2GB,huge_pages=on
+#   bench/run --sizes 1000000 --connections 1  # each request's own latency
+#
+# --connections C (default 8): wrk's connections, always waiting, on two
+# threads.  On a machine of 2 cores that httpd, PostgreSQL and wrk share,
+# 8 keep every core busy and a request's latency includes its wait behind
+# the others; 1 (one thread) measures what one request takes alone.
 #
 # --compare REV builds REV in a git worktree under /tmp and measures it too,
 # on the same corpus, in a cluster loaded with ITS sql/schema.sql and an
@@ -66,6 +72,10 @@ GetOptions('sizes=s' => \$sizes, 'seconds=i' => \$seconds,
          . " [--compare REV [--compare-sizes N,M]] [--pg NAME=VALUE,...]"
          . " [--out FILE]\n";
 die "--rounds must be 1 or more\n" if $rounds < 1;
+die "--connections must be 1 or more\n" if $conns < 1;
+# wrk wants a connection per thread at least: one connection, one thread
+# (a request's own latency, nothing queued behind another)
+my $threads = $conns < 2 ? $conns : 2;
 die "--corpus is real or synthetic\n" unless $corpus =~ /^(real|synthetic)$/;
 die "--pg takes NAME=VALUE pairs, separated by commas\n"
     unless $pg =~ /^(?:[a-z_.]+=[\w.]+(?:,|$))*$/;
@@ -384,7 +394,7 @@ for my $case (@names) {
             my $label = "$e->{n}" . ($e->{side} eq 'old' ? " $old_rev" : '');
             print "== $label: $name (round $round)\n";
             # warm the plan caches of every pooled connection
-            system("wrk -t2 -c$conns -d2s " . ($lua ? "-s $lua " : '')
+            system("wrk -t$threads -c$conns -d2s " . ($lua ? "-s $lua " : '')
                    . "'$e->{base}$path' >/dev/null 2>&1") if $round == 1;
             my $static = wrk("$e->{base}/image.json");
             my $r = wrk("$e->{base}$path", $lua);
@@ -416,7 +426,7 @@ for my $case (@names) {
 
 sub wrk {
     my ($url, $lua) = @_;
-    my $cmd = "wrk -t2 -c$conns -d${seconds}s --latency "
+    my $cmd = "wrk -t$threads -c$conns -d${seconds}s --latency "
         . ($lua ? "-s $lua " : '') . "'$url' 2>&1";
     my $txt = `$cmd`;
     my %r = (rps => 0, p50 => 0, p99 => 0, non2xx => 0);
@@ -556,7 +566,7 @@ if (@sizes > 1) {
 @envs = ();   # stops every httpd and cluster
 my $cpu = `grep -m1 'model name' /proc/cpuinfo` =~ s/.*:\s*//r;
 chomp $cpu;
-my $table = join("\n", "bench/run --corpus $corpus --seed $seed: wrk -t2"
+my $table = join("\n", "bench/run --corpus $corpus --seed $seed: wrk -t$threads"
     . " -c$conns -d${seconds}s, median of $rounds rounds, "
     . ($pg ? "PostgreSQL $pg, " : '')
     . POSIX::strftime('%Y-%m-%d', gmtime) . ", $cpu, "
