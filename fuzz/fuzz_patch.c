@@ -137,7 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (im_is_json_media_type(s)) {
         const char *c = s + strspn(s, " \t");
         CHECK(strncasecmp(c, "application/json", 16) == 0);
-        CHECK(c[16] == '\0' || strchr("; \t", c[16]));
+        c += 16 + strspn(c + 16, " \t");
+        CHECK(*c == '\0' || *c == ';');
     }
     free(s);
 

@@ -92,6 +92,7 @@ typedef struct {
     im_patch_status_e parsed;
     json_t *error;           /* body of a 400 from the parser */
     json_t *answer;          /* the body decide() chose */
+    const im_patch_t *patch; /* what the parser found */
 } patch_ctx_t;
 
 /* Under the row lock: who may change the image, and may the change go
@@ -101,6 +102,10 @@ static int decide_patch(request_rec *r, void *vctx,
 {
     patch_ctx_t *ctx = vctx;
     const char *if_match, *etag, *ct;
+
+    /* called again if the transaction is run again */
+    json_decref(ctx->answer);
+    ctx->answer = NULL;
 
     if (st->bad_token) {
         ctx->answer = im_render_detail("Invalid token.");
@@ -122,20 +127,13 @@ static int decide_patch(request_rec *r, void *vctx,
             ct && im_utf8_valid(ct) ? ct : ""));
         return HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
-    if (ctx->parsed != IM_PATCH_OK) {
-        ctx->answer = ctx->error;
-        ctx->error = NULL;
+    if (ctx->parsed == IM_PATCH_PARSE_ERROR) {
+        ctx->answer = json_incref(ctx->error);
         return HTTP_BAD_REQUEST;
     }
-    if (st->unknown_tags) {
-        json_t *list = json_array();
-        char *ids = apr_pstrdup(r->pool, st->unknown_tags), *last, *id;
-        for (id = apr_strtok(ids, ",", &last); id;
-             id = apr_strtok(NULL, ",", &last)) {
-            json_array_append_new(list, json_string(apr_psprintf(r->pool,
-                "Invalid pk \"%s\" - object does not exist.", id)));
-        }
-        ctx->answer = json_pack("{s:o}", "tags", list);
+    /* every field's errors, tags' with what the database found */
+    if ((ctx->answer = im_patch_errors(r->pool, ctx->error, ctx->patch,
+                                       st->unknown_tags))) {
         return HTTP_BAD_REQUEST;
     }
     if_match = apr_table_get(r->headers_in, "If-Match");
@@ -156,7 +154,7 @@ static int decide_patch(request_rec *r, void *vctx,
 static int patch_image(request_rec *r, const im_dir_conf_t *conf,
                        const im_caller_t *who, const im_path_t *path)
 {
-    patch_ctx_t ctx = {0, IM_PATCH_OK, NULL, NULL};
+    patch_ctx_t ctx = {0, IM_PATCH_OK, NULL, NULL, NULL};
     im_patch_t patch;
     im_image_row_t updated;
     im_store_status_e st;
@@ -186,6 +184,7 @@ static int patch_image(request_rec *r, const im_dir_conf_t *conf,
     ctx.json_type = im_is_json_media_type(apr_table_get(r->headers_in,
                                                         "Content-Type"));
     memset(&patch, 0, sizeof(patch));
+    ctx.patch = &patch;
     if (ctx.json_type) {
         ctx.parsed = im_patch_parse(r->pool, body, len, &patch, &ctx.error);
     }
@@ -453,6 +452,9 @@ int im_handler(request_rec *r)
     if (r->prev && apr_table_get(r->subprocess_env, "REDIRECT_STATUS")) {
         return error_document(r);
     }
+    /* every answer is whole: a Range header is ignored (200, as DRF
+     * answers), never a 206 of part of a JSON document or a 416 */
+    ap_remove_output_filter_byhandle(r->output_filters, "BYTERANGE");
     conf = ap_get_module_config(r->per_dir_config, &images_module);
     im_cors_headers(r, conf);
     endpoint_path(r, &path);

@@ -193,6 +193,7 @@ typedef struct {
     const char *end_date;    /* canonical UTC text, or NULL for null */
     const char *tags;        /* tag ids joined by commas, "" for none */
     int ntags;
+    const char *tags_error;  /* the first item of tags that is no id */
 } im_patch_t;
 
 typedef enum {
@@ -206,6 +207,14 @@ typedef enum {
 im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
                                  apr_size_t len, im_patch_t *out,
                                  json_t **error);
+
+/* The 400's field errors once the database has said which of the body's
+ * tag ids name no tag (unknown_tags: "3,7", or NULL): DRF's message for the
+ * first of them in the body's order takes the place of tags' (an id comes
+ * before any item that is no id: parse_tags stops there).  A new reference
+ * (errors itself when nothing changes), or NULL when nothing failed. */
+json_t *im_patch_errors(apr_pool_t *p, json_t *errors, const im_patch_t *patch,
+                        const char *unknown_tags);
 
 /* The media type of a Content-Type value is application/json. */
 int im_is_json_media_type(const char *content_type);

@@ -1,6 +1,7 @@
 /*
  * PATCH bodies: strict JSON, the writable keys of docs/api.md,
- * and Django REST Framework's messages, every field's errors at once.
+ * and Django REST Framework's messages, every field's errors at once, in
+ * the serializer's order.
  */
 #include <string.h>
 
@@ -50,10 +51,16 @@ static apr_size_t utf8_chars(const char *s)
     return n;
 }
 
+/* A string field as DRF's CharField takes it: blank refused first (unless
+ * allowed), then, on the value stripped as Python strips, each validator's
+ * message: at most max_chars characters (0: no limit), no NUL. */
 static const char *string_field(apr_pool_t *p, json_t *errors,
-                                const char *field, json_t *v, int allow_blank)
+                                const char *field, json_t *v, int allow_blank,
+                                apr_size_t max_chars)
 {
-    const char *s;
+    const char *raw, *s;
+    apr_size_t len;
+    int nul, bad = 0;
 
     if (json_is_null(v)) {
         add_error(errors, field, "This field may not be null.");
@@ -63,30 +70,52 @@ static const char *string_field(apr_pool_t *p, json_t *errors,
         add_error(errors, field, "Not a valid string.");
         return NULL;
     }
-    /* leading and trailing whitespace removed, as DRF's CharField does */
-    s = im_strip_space(p, json_string_value(v), json_string_length(v));
+    raw = json_string_value(v);
+    len = json_string_length(v);
+    /* a NUL (JSON's \u0000) counts as the one character it is, and is
+     * no whitespace: stood in for by U+0001 while stripping and counting */
+    if ((nul = memchr(raw, '\0', len) != NULL)) {
+        char *c = apr_pmemdup(p, raw, len);
+        apr_size_t i;
+
+        for (i = 0; i < len; i++) {
+            c[i] = c[i] ? c[i] : '\x01';
+        }
+        raw = c;
+    }
+    s = im_strip_space(p, raw, len);
     if (!allow_blank && !*s) {
         add_error(errors, field, "This field may not be blank.");
         return NULL;
     }
-    return s;
+    if (max_chars && utf8_chars(s) > max_chars) {
+        add_error(errors, field, apr_psprintf(p, "Ensure this field has no "
+                  "more than %" APR_SIZE_T_FMT " characters.", max_chars));
+        bad = 1;
+    }
+    if (nul) {
+        add_error(errors, field, "Null characters are not allowed.");
+        bad = 1;
+    }
+    return bad ? NULL : s;
 }
 
-static void parse_tags(apr_pool_t *p, json_t *errors, json_t *v,
-                       im_patch_t *out)
+/* The tag ids in body order, up to the first item that is not one: DRF
+ * stops there, and says so unless an id before it names no tag (the
+ * database tells, im_patch_errors). */
+static void parse_tags(apr_pool_t *p, json_t *v, im_patch_t *out)
 {
     apr_array_header_t *ids;
     json_t *item;
     size_t i;
 
     if (json_is_null(v)) {
-        add_error(errors, "tags", "This field may not be null.");
+        out->tags_error = "This field may not be null.";
         return;
     }
     if (!json_is_array(v)) {
-        add_error(errors, "tags",
-                  apr_psprintf(p, "Expected a list of items but got type "
-                               "\"%s\".", py_type(v)));
+        out->tags_error = apr_psprintf(p, "Expected a list of items but got "
+                                       "type \"%s\".", py_type(v));
         return;
     }
     ids = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
@@ -94,11 +123,10 @@ static void parse_tags(apr_pool_t *p, json_t *errors, json_t *v,
         json_t *id = json_is_object(item) ? json_object_get(item, "id")
                                           : item;
         if (!id || !json_is_integer(id)) {
-            add_error(errors, "tags",
-                      apr_psprintf(p, "Incorrect type. Expected pk value, "
-                                   "received %s.",
-                                   id ? py_type(id) : "dict"));
-            continue;
+            out->tags_error = apr_psprintf(p, "Incorrect type. Expected pk "
+                                           "value, received %s.",
+                                           id ? py_type(id) : "dict");
+            break;
         }
         *(const char **)apr_array_push(ids) =
             apr_psprintf(p, "%" APR_INT64_T_FMT,
@@ -107,6 +135,63 @@ static void parse_tags(apr_pool_t *p, json_t *errors, json_t *v,
     out->set_tags = 1;
     out->ntags = ids->nelts;
     out->tags = apr_array_pstrcat(p, ids, ',');
+}
+
+/* The writable fields in the serializer's order: DRF reports their errors
+ * in it, whatever the body's order. */
+static const char *const writable[] = {
+    "name", "description", "end_date", "is_public", "tags", NULL
+};
+
+/* A new object: errors's fields in the serializer's order, tags' message
+ * (if any) in its place, then the keys not allowed in body order; NULL if
+ * there is none. */
+static json_t *ordered_errors(json_t *errors, const char *tags_msg)
+{
+    json_t *out = json_object(), *v;
+    const char *key;
+    int i;
+
+    for (i = 0; writable[i]; i++) {
+        if (strcmp(writable[i], "tags") == 0 && tags_msg) {
+            json_object_set_new(out, "tags", json_pack("[s]", tags_msg));
+        }
+        else if (errors && (v = json_object_get(errors, writable[i]))) {
+            json_object_set(out, writable[i], v);
+        }
+    }
+    if (errors) {
+        json_object_foreach(errors, key, v) {
+            if (!json_object_get(out, key)) {
+                json_object_set(out, key, v);
+            }
+        }
+    }
+    if (!json_object_size(out)) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+json_t *im_patch_errors(apr_pool_t *p, json_t *errors, const im_patch_t *patch,
+                        const char *unknown_tags)
+{
+    char *ids, *id, *last;
+
+    if (patch->tags && unknown_tags && *unknown_tags) {
+        const char *set = apr_pstrcat(p, ",", unknown_tags, ",", NULL);
+
+        ids = apr_pstrdup(p, patch->tags);
+        for (id = apr_strtok(ids, ",", &last); id;
+             id = apr_strtok(NULL, ",", &last)) {
+            if (strstr(set, apr_pstrcat(p, ",", id, ",", NULL))) {
+                return ordered_errors(errors, apr_psprintf(p,
+                    "Invalid pk \"%s\" - object does not exist.", id));
+            }
+        }
+    }
+    return errors ? json_incref(errors) : NULL;
 }
 
 /* jansson's error text quotes the input near the error and may cut a UTF-8
@@ -147,16 +232,20 @@ static const char *utf8_repaired(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* The type before any parameter, blanks around it removed, is
+ * application/json in any case: "application/json garbage" is not (DRF
+ * reads its subtype as "json garbage"). */
 int im_is_json_media_type(const char *ct)
 {
-    apr_size_t n;
-
     if (!ct) {
         return 0;
     }
     while (*ct == ' ' || *ct == '\t') ct++;
-    n = strcspn(ct, "; \t");
-    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+    if (strncasecmp(ct, "application/json", 16) != 0) {
+        return 0;
+    }
+    for (ct += 16; *ct == ' ' || *ct == '\t'; ct++);
+    return *ct == '\0' || *ct == ';';
 }
 
 im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
@@ -169,8 +258,9 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
 
     memset(out, 0, sizeof(*out));
     *error = NULL;
-    doc = json_loadb(body ? body : "", len,
-                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    /* \u0000 in a string is valid JSON: a field's error (string_field) */
+    doc = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES
+                     | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!doc) {
         *error = json_pack("{s:s}", "detail",
                            apr_pstrcat(p, "JSON parse error - ",
@@ -191,18 +281,15 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
         int i, ro = 0;
 
         if (strcmp(key, "name") == 0) {
-            const char *s = string_field(p, errors, key, v, 0);
-            if (s && utf8_chars(s) > MAX_NAME_CHARS) {
-                add_error(errors, key, "Ensure this field has no more than "
-                          "256 characters.");
-            }
-            else if (s) {
+            const char *s = string_field(p, errors, key, v, 0,
+                                         MAX_NAME_CHARS);
+            if (s) {
                 out->set_name = 1;
                 out->name = s;
             }
         }
         else if (strcmp(key, "description") == 0) {
-            const char *s = string_field(p, errors, key, v, 1);
+            const char *s = string_field(p, errors, key, v, 1, 0);
             if (s) {
                 out->set_description = 1;
                 out->description = s;
@@ -243,7 +330,7 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
             }
         }
         else if (strcmp(key, "tags") == 0) {
-            parse_tags(p, errors, v, out);
+            parse_tags(p, v, out);
         }
         else {
             for (i = 0; read_only[i]; i++) {
@@ -255,10 +342,7 @@ im_patch_status_e im_patch_parse(apr_pool_t *p, const char *body,
         }
     }
     json_decref(doc);
-    if (json_object_size(errors)) {
-        *error = errors;
-        return IM_PATCH_INVALID;
-    }
+    *error = ordered_errors(errors, out->tags_error);
     json_decref(errors);
-    return IM_PATCH_OK;
+    return *error ? IM_PATCH_INVALID : IM_PATCH_OK;
 }

@@ -19,6 +19,20 @@ is $head->{headers}{'content-length'}, length($get->{content}),
 is $t->request(HEAD => '/images/5')->{status}, 404, 'HEAD of hidden: 404';
 is $t->request(HEAD => '/images')->{status}, 200, 'HEAD of the collection';
 
+# ---- Range is ignored: the whole document, as DRF answers -----------------
+for my $range ('bytes=0-5', 'bytes=0-1,3-4', 'bytes=99999-', 'bytes=-3') {
+    for my $path ('/images/1', '/images?page_size=1') {
+        my $r = $t->get($path, headers => { Range => $range });
+        is $r->{status}, 200, "Range: $range on $path: 200";
+        is $r->{headers}{'content-type'}, 'application/json',
+            "Range: $range on $path: JSON";
+        ok !exists $r->{headers}{'content-range'},
+            "Range: $range on $path: no Content-Range";
+        is $r->{content}, $t->get($path)->{content},
+            "Range: $range on $path: the whole document";
+    }
+}
+
 # ---- OPTIONS, 405 --------------------------------------------------------
 for my $path ('/images/1', '/images') {
     my $r = $t->request(OPTIONS => $path);

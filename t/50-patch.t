@@ -134,12 +134,21 @@ my %bob_json = (%bob, headers => { 'Content-Type' => 'application/json' });
 for my $c (
     [undef, 'text/plain', 415,
      { detail => 'Unsupported media type "text/plain" in request.' }],
+    [undef, 'application/json garbage', 415,
+     { detail => 'Unsupported media type "application/json garbage" in'
+                 . ' request.' }],
     ['', 'application/json', 400, qr/^JSON parse error - /],
     ['{"name": "a"', 'application/json', 400, qr/^JSON parse error - /],
     ['{"name": "a", "name": "b"}', 'application/json', 400,
      qr/^JSON parse error - .*duplicate/],
     ["{\"name\": \"a\xff\"}", 'application/json', 400, qr/^JSON parse error/],
-    ['{"name": "a\u0000b"}', 'application/json', 400, qr/^JSON parse error/],
+    ['{"name": "a\u0000b"}', 'application/json', 400,
+     { name => ['Null characters are not allowed.'] }],
+    ['{"description": "a\u0000b", "name": "' . ('n' x 256) . '\u0000"}',
+     'application/json', 400,
+     { name => ['Ensure this field has no more than 256 characters.',
+                'Null characters are not allowed.'],
+       description => ['Null characters are not allowed.'] }],
     ['{"tags": [99999999999999999999999]}', 'application/json', 400,
      qr/^JSON parse error/],
     ['{"tags": [1e400]}', 'application/json', 400, qr/^JSON parse error/],
@@ -205,6 +214,17 @@ for my $c (
      { name => ['This field may not be blank.'],
        is_public => ['Must be a valid boolean.'],
        tags => ['Expected a list of items but got type "str".'] }],
+    # DRF stops at the first item of tags that fails, in the body's order
+    [{ tags => [98, 1, 99, 98] },
+     { tags => ['Invalid pk "98" - object does not exist.'] }],
+    [{ tags => [1, 'x', 98] },
+     { tags => ['Incorrect type. Expected pk value, received str.'] }],
+    [{ tags => [1, 98, 'x'] },
+     { tags => ['Invalid pk "98" - object does not exist.'] }],
+    # and the database's answer joins the other fields' errors
+    [{ name => '', tags => [98] },
+     { name => ['This field may not be blank.'],
+       tags => ['Invalid pk "98" - object does not exist.'] }],
 ) {
     my ($body, $want) = @$c;
     my $res = patch(2, %bob, json => $body);
@@ -218,6 +238,13 @@ for my $c (
         is_deeply $res->{json}, $want, "$label: every field's errors";
     }
 }
+# the serializer's order, whatever the body's (as the bytes say it)
+$r = patch(2, %bob, headers => { 'Content-Type' => 'application/json' },
+           body => '{"zz": 1, "tags": [98], "is_public": "x", "name": 5}');
+is $r->{content}, '{"name":["Not a valid string."],"is_public":["Must be a'
+    . ' valid boolean."],"tags":["Invalid pk \"98\" - object does not'
+    . ' exist."],"zz":["This field is not allowed."]}',
+    'field errors in the serializer\'s order, then keys not allowed';
 is state_of(2), $before, 'no invalid body changed anything';
 
 $r = $t->raw("PATCH /images/2 HTTP/1.0\r\nAuthorization: Token "

@@ -596,10 +596,54 @@ static void test_patch(void)
     ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID,
        "invalid fields");
     is_str(err ? im_json_dump(p, err, &len) : NULL,
-           "{\"name\":[\"Not a valid string.\"],\"bogus\":[\"This field is "
-           "not allowed.\"],\"tags\":[\"Incorrect type. Expected pk value,"
-           " received bool.\"]}", "all field errors, in body order");
+           "{\"name\":[\"Not a valid string.\"],\"tags\":[\"Incorrect type."
+           " Expected pk value, received bool.\"],\"bogus\":[\"This field is "
+           "not allowed.\"]}", "all field errors, the serializer's order");
     json_decref(err);
+
+    b = "{\"x\": 1, \"tags\": [1, 2, \"3\", 4], \"is_public\": 0,"
+        " \"end_date\": 1, \"description\": 2, \"name\": \"\"}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID,
+       "every field invalid");
+    is_str(err ? im_json_dump(p, err, &len) : NULL,
+           "{\"name\":[\"This field may not be blank.\"],\"description\":"
+           "[\"Not a valid string.\"],\"end_date\":[\"Datetime has wrong "
+           "format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[."
+           "uuuuuu]][+HH:MM|-HH:MM|Z].\"],\"is_public\":[\"Must be a valid "
+           "boolean.\"],\"tags\":[\"Incorrect type. Expected pk value, "
+           "received str.\"],\"x\":[\"This field is not allowed.\"]}",
+           "name, description, end_date, is_public, tags, then the rest");
+    is_str(pt.tags, "1,2", "tag ids up to the first that is not one");
+    {
+        json_t *e2 = im_patch_errors(p, err, &pt, "2");
+        is_str(e2 ? im_json_dump(p, e2, &len) : NULL,
+               "{\"name\":[\"This field may not be blank.\"],\"description"
+               "\":[\"Not a valid string.\"],\"end_date\":[\"Datetime has "
+               "wrong format. Use one of these formats instead: YYYY-MM-DDThh"
+               ":mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].\"],\"is_public\":[\"Must "
+               "be a valid boolean.\"],\"tags\":[\"Invalid pk \\\"2\\\" - "
+               "object does not exist.\"],\"x\":[\"This field is not "
+               "allowed.\"]}", "an unknown id before the bad item wins");
+        json_decref(e2);
+        e2 = im_patch_errors(p, err, &pt, NULL);
+        ok(e2 == err, "nothing unknown: the same errors");
+        json_decref(e2);
+    }
+    json_decref(err);
+
+    b = "{\"tags\": [7, 12, 7, 3]}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_OK && !err,
+       "tag ids");
+    {
+        json_t *e2 = im_patch_errors(p, NULL, &pt, "3,7");
+        is_str(e2 ? im_json_dump(p, e2, &len) : NULL,
+               "{\"tags\":[\"Invalid pk \\\"7\\\" - object does not "
+               "exist.\"]}", "the first unknown id in the body's order");
+        json_decref(e2);
+        ok(im_patch_errors(p, NULL, &pt, "") == NULL
+           && im_patch_errors(p, NULL, &pt, "71") == NULL,
+           "no unknown id of the body: no errors");
+    }
 
     b = "{\"a\": 1, \"a\": 2}";
     ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_PARSE_ERROR,
@@ -608,8 +652,20 @@ static void test_patch(void)
     ok(im_patch_parse(p, "", 0, &pt, &err) == IM_PATCH_PARSE_ERROR,
        "empty body refused");
     json_decref(err);
-    ok(im_patch_parse(p, "{\"name\": \"a\\u0000\"}", 17, &pt, &err)
-       == IM_PATCH_PARSE_ERROR, "NUL in a string refused");
+    b = "{\"name\": \"a\\u0000\"}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID,
+       "NUL in a name refused");
+    is_str(err ? im_json_dump(p, err, &len) : NULL,
+           "{\"name\":[\"Null characters are not allowed.\"]}",
+           "NUL in a name: DRF's message");
+    json_decref(err);
+    b = "{\"description\": \" \\u0000 \", \"name\": \"\\u0000 \"}";
+    ok(im_patch_parse(p, b, strlen(b), &pt, &err) == IM_PATCH_INVALID
+       && !pt.set_name && !pt.set_description, "NUL alone is no blank");
+    is_str(err ? im_json_dump(p, err, &len) : NULL,
+           "{\"name\":[\"Null characters are not allowed.\"],\"description"
+           "\":[\"Null characters are not allowed.\"]}",
+           "NUL alone: not blank, not allowed");
     json_decref(err);
 
     b = "{\"name\": \"\\u00\xc3\xa9\"}";
@@ -621,6 +677,12 @@ static void test_patch(void)
     ok(im_is_json_media_type("Application/JSON; charset=utf-8"),
        "with parameters, any case");
     ok(!im_is_json_media_type("application/jsonx"), "jsonx");
+    ok(im_is_json_media_type(" application/json \t; charset=utf-8"),
+       "blanks around the type");
+    ok(!im_is_json_media_type("application/json garbage"),
+       "a subtype of two words");
+    ok(!im_is_json_media_type("application/json x; charset=utf-8"),
+       "a subtype of two words, with a parameter");
     ok(!im_is_json_media_type("text/plain"), "text/plain");
     ok(!im_is_json_media_type(NULL), "no header");
 }
