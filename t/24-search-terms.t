@@ -51,6 +51,23 @@ is $t->get("/images?search=$nonascii")->{status}, 200,
     '11 terms written with Ä and with ä: 200';
 is $t->get('/images?search=' . join('+', map { "%C3%84$_" } 1 .. 21))
     ->{status}, 400, '21 distinct ones: 400';
+# letters beyond those blocks: Vietnamese, fullwidth, Armenian, capital
+# sharp s, each with its lower case (as lower() makes them, checked first)
+is $t->sql_value("SELECT lower('VIỆTＡԱẞǍ') = 'việtａաßǎ'"), 't',
+    "PostgreSQL's lower() makes these pairs too";
+my @pairs = (['VI%E1%BB%86T', 'vi%E1%BB%87t'], ['%EF%BC%A1', '%EF%BD%81'],
+             ['%D4%B1', '%D5%A1'], ['%E1%BA%9E', '%C3%9F'],
+             ['%C7%8D', '%C7%8E']);
+my @upper = map { $_->[0] } @pairs;
+$r = $t->get('/images?search=' . join('+', (map { @$_ } @pairs),
+                                      @words[0 .. 14]));
+is $r->{status}, 200, '5 such terms in two cases and 15 more: 200';
+$r = $t->get('/images?search=' . join('+', (map { @$_ } @pairs),
+                                      @words[0 .. 15]));
+is $r->{status}, 400, 'and 16 more: 400';
+is_deeply ids($t->get('/images?search=' . join('+', map { @$_ } @pairs))),
+          ids($t->get('/images?search=' . join('+', @upper))),
+    'the same images as each term once';
 
 # a bad token is answered first, as DRF authenticates before it validates
 $r = $t->get('/images?search=' . join('+', @words), token => 'nope');
