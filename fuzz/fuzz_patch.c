@@ -4,6 +4,8 @@
  */
 #include <strings.h>
 
+#include <apr_strings.h>
+
 #include "fuzz_common.h"
 
 static int is_trim_space(char c)
@@ -121,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (st) {
     case IM_PATCH_OK:
         CHECK(error == NULL);
+        CHECK(out.tags_error == NULL);
         check_ok(p, &out);
         break;
     case IM_PATCH_PARSE_ERROR:
@@ -129,6 +132,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     default:
         CHECK(!"unknown status");
+    }
+    if (st != IM_PATCH_PARSE_ERROR && out.tags) {
+        /* as if the database found no tag of the body's first id: tags
+         * then says that id, beside the other fields' errors */
+        const char *first = apr_pstrndup(p, out.tags, strcspn(out.tags, ","));
+        json_t *all = im_patch_errors(p, error, &out,
+                                      apr_pstrcat(p, "-1,", first, NULL));
+        if (*first) {
+            json_t *m = json_array_get(json_object_get(all, "tags"), 0);
+            CHECK(json_array_size(json_object_get(all, "tags")) == 1);
+            CHECK(strcmp(json_string_value(m), apr_psprintf(p,
+                  "Invalid pk \"%s\" - object does not exist.", first)) == 0);
+            CHECK(json_object_size(all) ==
+                  json_object_size(error) + !json_object_get(error, "tags"));
+            check_error(p, IM_PATCH_INVALID, all);
+        }
+        else {
+            CHECK(all == error);
+        }
+        json_decref(all);
     }
     json_decref(error);
 

@@ -25,6 +25,8 @@ int im_health_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "images-health") != 0) {
         return DECLINED;
     }
+    /* a whole answer, whatever Range asks (as the API's, handler.c) */
+    ap_remove_output_filter_byhandle(r->output_filters, "BYTERANGE");
     /* (err_headers_out: on every answer, even one httpd writes) */
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "im_core.h"
@@ -177,15 +178,21 @@ static json_t *ordered_errors(json_t *errors, const char *tags_msg)
 json_t *im_patch_errors(apr_pool_t *p, json_t *errors, const im_patch_t *patch,
                         const char *unknown_tags)
 {
+    apr_hash_t *unknown;
     char *ids, *id, *last;
 
     if (patch->tags && unknown_tags && *unknown_tags) {
-        const char *set = apr_pstrcat(p, ",", unknown_tags, ",", NULL);
-
+        /* a set, so that a body of many ids is one pass over each list */
+        unknown = apr_hash_make(p);
+        ids = apr_pstrdup(p, unknown_tags);
+        for (id = apr_strtok(ids, ",", &last); id;
+             id = apr_strtok(NULL, ",", &last)) {
+            apr_hash_set(unknown, id, APR_HASH_KEY_STRING, id);
+        }
         ids = apr_pstrdup(p, patch->tags);
         for (id = apr_strtok(ids, ",", &last); id;
              id = apr_strtok(NULL, ",", &last)) {
-            if (strstr(set, apr_pstrcat(p, ",", id, ",", NULL))) {
+            if (apr_hash_get(unknown, id, APR_HASH_KEY_STRING)) {
                 return ordered_errors(errors, apr_psprintf(p,
                     "Invalid pk \"%s\" - object does not exist.", id));
             }

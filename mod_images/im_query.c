@@ -306,8 +306,8 @@ static char *like_pattern(apr_pool_t *p, const char *term, apr_size_t len)
  * towlower() in C.UTF-8, what PostgreSQL's lower() does character by
  * character in a database of a glibc UTF-8 locale (the search lower-cases
  * terms and text with it), so two terms folded alike match the same images.
- * Without that locale, ASCII only: a repeat in other letters is then
- * counted and searched twice, nothing worse. */
+ * Not İ, which lower() makes i here but i̇ with ICU or I's partner in a
+ * Turkish locale: a pair missed only leaves a repeat searched twice. */
 static locale_t utf8_ctype;
 static pthread_once_t utf8_ctype_once = PTHREAD_ONCE_INIT;
 
@@ -316,13 +316,66 @@ static void utf8_ctype_open(void)
     utf8_ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
+/* Without that locale: ASCII and the simple one-to-one pairs of Latin-1
+ * Supplement, Latin Extended-A, Greek and Cyrillic, each one lower() also
+ * makes. */
+static unsigned int fold_char_table(unsigned int c)
+{
+    if (c < 0x80) {
+        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    }
+    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)          /* À-Þ but × */
+        || (c >= 0x391 && c <= 0x3AB && c != 0x3A2)    /* Α-Ϋ */
+        || (c >= 0x410 && c <= 0x42F)) {               /* А-Я */
+        return c + 32;
+    }
+    if (c == 0x178) {
+        return 0xFF;                                   /* Ÿ */
+    }
+    /* pairs, upper case at the even code point */
+    if ((c >= 0x100 && c <= 0x137 && c != 0x130)     /* not İ: i */
+        || (c >= 0x14A && c <= 0x177)
+        || (c >= 0x3D8 && c <= 0x3EF) || (c >= 0x460 && c <= 0x481)
+        || (c >= 0x48A && c <= 0x4BF) || (c >= 0x4D0 && c <= 0x4FF)) {
+        return c | 1;
+    }
+    /* pairs, upper case at the odd code point */
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)
+        || (c >= 0x4C1 && c <= 0x4CE)) {
+        return c & 1 ? c + 1 : c;
+    }
+    if (c == 0x386) {
+        return 0x3AC;                                  /* Ά */
+    }
+    if (c >= 0x388 && c <= 0x38A) {
+        return c + 37;                                 /* Έ Ή Ί */
+    }
+    if (c == 0x38C) {
+        return 0x3CC;                                  /* Ό */
+    }
+    if (c == 0x38E || c == 0x38F) {
+        return c + 63;                                 /* Ύ Ώ */
+    }
+    if (c >= 0x400 && c <= 0x40F) {
+        return c + 80;                                 /* Ѐ-Џ */
+    }
+    if (c == 0x4C0) {
+        return 0x4CF;                                  /* Ӏ */
+    }
+    return c;
+}
+
 static unsigned int fold_char(unsigned int c)
 {
     if (c < 0x80) {
         return c >= 'A' && c <= 'Z' ? c + 32 : c;
     }
+    if (c == 0x130) {
+        return c;
+    }
     pthread_once(&utf8_ctype_once, utf8_ctype_open);
-    return utf8_ctype ? (unsigned int)towlower_l((wint_t)c, utf8_ctype) : c;
+    return utf8_ctype ? (unsigned int)towlower_l((wint_t)c, utf8_ctype)
+                      : fold_char_table(c);
 }
 
 /* A term's key for finding repeats: its characters folded (fold_char). */

@@ -39,6 +39,8 @@ sub unhealthy {
 
 my $t = ImagesTest->new(conf => $health);
 healthy($t->get('/images-health'), 'GET');
+healthy($t->get('/images-health', headers => { Range => 'bytes=0-3' }),
+        'GET with a Range (ignored)');
 my $r = $t->request(HEAD => '/images-health');
 is $r->{status}, 200, 'HEAD: 200';
 is $r->{content}, '', 'HEAD: no body';
