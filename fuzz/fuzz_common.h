@@ -86,13 +86,21 @@ void *apr_pcalloc(apr_pool_t *p, apr_size_t size)
     return mem;
 }
 
+/* A pool for the whole run (external: the compiler keeps it, and leak
+ * detection sees it reachable). */
+apr_pool_t *fz_global;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (apr_initialize() != APR_SUCCESS) {
+    /* a child of APR's global pool: its allocator, nothing new */
+    if (apr_initialize() != APR_SUCCESS
+        || apr_pool_create(&fz_global, NULL) != APR_SUCCESS) {
         abort();
     }
+    /* as the module does before serving: search terms fold in C.UTF-8 */
+    im_query_fold_init(fz_global);
     return 0;
 }
 

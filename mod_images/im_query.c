@@ -7,7 +7,6 @@
  * and links keep every other parameter, sorted by name.
  */
 #include <locale.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
@@ -307,13 +306,29 @@ static char *like_pattern(apr_pool_t *p, const char *term, apr_size_t len)
  * character in a database of a glibc UTF-8 locale (the search lower-cases
  * terms and text with it), so two terms folded alike match the same images.
  * Not İ, which lower() makes i here but i̇ with ICU or I's partner in a
- * Turkish locale: a pair missed only leaves a repeat searched twice. */
-static locale_t utf8_ctype;
-static pthread_once_t utf8_ctype_once = PTHREAD_ONCE_INIT;
+ * Turkish locale: a pair missed only leaves a repeat searched twice.  The
+ * locale is opened once before any request (im_query_fold_init). */
+static locale_t utf8_ctype = (locale_t)0;
 
-static void utf8_ctype_open(void)
+static apr_status_t utf8_ctype_close(void *data)
 {
-    utf8_ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    (void)data;
+    if (utf8_ctype != (locale_t)0) {
+        freelocale(utf8_ctype);
+        utf8_ctype = (locale_t)0;
+    }
+    return APR_SUCCESS;
+}
+
+int im_query_fold_init(apr_pool_t *p)
+{
+    if (utf8_ctype == (locale_t)0
+        && (utf8_ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8",
+                                   (locale_t)0)) != (locale_t)0) {
+        apr_pool_cleanup_register(p, NULL, utf8_ctype_close,
+                                  apr_pool_cleanup_null);
+    }
+    return utf8_ctype != (locale_t)0;
 }
 
 /* Without that locale: ASCII and the simple one-to-one pairs of Latin-1
@@ -373,7 +388,6 @@ static unsigned int fold_char(unsigned int c)
     if (c == 0x130) {
         return c;
     }
-    pthread_once(&utf8_ctype_once, utf8_ctype_open);
     return utf8_ctype ? (unsigned int)towlower_l((wint_t)c, utf8_ctype)
                       : fold_char_table(c);
 }

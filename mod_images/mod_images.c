@@ -518,8 +518,15 @@ static int im_banner(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 {
     (void)plog;
     (void)ptemp;
-    (void)s;
     ap_add_version_component(pconf, "mod_images/" MOD_IMAGES_VERSION);
+    /* before the children start: they share it, read-only */
+    if (!im_query_fold_init(pconf)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(20207)
+                     "the C.UTF-8 locale is missing: repeated search terms "
+                     "in letters beyond Latin-1, Latin Extended-A, Greek and "
+                     "Cyrillic count as distinct against "
+                     "ImagesSearchMaxTerms");
+    }
     return OK;
 }
 
