@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_protocol.h>
@@ -168,6 +169,18 @@ static const char *error_detail(request_rec *orig, int status)
     }
 }
 
+/* A '%' that two hex digits do not follow: httpd refuses such a path with
+ * a 400 while it decodes it. */
+static int has_bad_escape(const char *path)
+{
+    for (; path && (path = strchr(path, '%')); path++) {
+        if (!apr_isxdigit(path[1]) || !apr_isxdigit(path[2])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int im_error_answer(request_rec *r, request_rec *orig, apr_table_t *headers,
                     const char **detail)
 {
@@ -175,6 +188,13 @@ int im_error_answer(request_rec *r, request_rec *orig, apr_table_t *headers,
 
     if (status < 400 || status > 599) {
         status = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* in the endpoint's path, a bad %-escape names no image: 404, as for
+     * any other path below it (CONTRACT section 8; DRF's routes see the
+     * escape as it is and match nothing) */
+    if (status == HTTP_BAD_REQUEST && has_bad_escape(orig->uri)) {
+        *detail = "Not found.";
+        return HTTP_NOT_FOUND;
     }
     /* a Basic login refused: perhaps mod_authn_dbd's statement died with a
      * PostgreSQL restart; one trivial statement of ours on the same

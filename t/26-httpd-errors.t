@@ -115,8 +115,11 @@ sub battery {
     for (['/images/%2F1', 404, 'Not found.', 'an encoded slash'],
          ['/images/1%2Fx', 404, 'Not found.', 'an encoded slash after an id'],
          ['/images/%00', 404, 'Not found.', 'an encoded NUL'],
-         ['/images/%zz', 400, 'Bad request.', 'a bad percent-escape'],
-         ['/images/%', 400, 'Bad request.', 'a lone percent sign'],
+         ['/images/%zz', 404, 'Not found.', 'a bad percent-escape'],
+         ['/images/%', 404, 'Not found.', 'a lone percent sign'],
+         ['/images/1%g1', 404, 'Not found.', 'a bad escape after an id'],
+         ['/images/%zz?page=2', 404, 'Not found.',
+          'a bad escape, with a query'],
          ['/images?page=2&x=%zz', 404, 'Invalid page.',
           'a bad escape in the query']) {
         my ($path, $status, $detail, $name) = @$_;
