@@ -72,12 +72,12 @@ typedef struct {
     const char *invalid_param;
 } im_list_query_t;
 
-/* Parse a raw query string (r->args, may be NULL). */
 /* Open the C.UTF-8 locale that search terms' letter case is folded in,
  * once, before any parse (it is closed with p); 0 if it is missing: the
  * fold then knows Latin-1, Latin Extended-A, Greek and Cyrillic only. */
 int im_query_fold_init(apr_pool_t *p);
 
+/* Parse a raw query string (r->args, may be NULL). */
 void im_query_parse(apr_pool_t *p, const char *args, int default_size,
                     int max_size, im_list_query_t *out);
 

@@ -382,14 +382,10 @@ static unsigned int fold_char_table(unsigned int c)
 
 static unsigned int fold_char(unsigned int c)
 {
-    if (c < 0x80) {
-        return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    if (c >= 0x80 && c != 0x130 && utf8_ctype) {
+        return (unsigned int)towlower_l((wint_t)c, utf8_ctype);
     }
-    if (c == 0x130) {
-        return c;
-    }
-    return utf8_ctype ? (unsigned int)towlower_l((wint_t)c, utf8_ctype)
-                      : fold_char_table(c);
+    return fold_char_table(c);
 }
 
 /* A term's key for finding repeats: its characters folded (fold_char). */
